@@ -1,0 +1,75 @@
+
+/*
+ * Copyright (C) ngx_http_oidc_module developers
+ */
+
+
+#ifndef _NGX_OIDC_JSON_H_INCLUDED_
+#define _NGX_OIDC_JSON_H_INCLUDED_
+
+
+#include <jansson.h>
+
+#include "ngx_oidc_types.h"
+
+
+/* nesting deeper than this is refused (jansson's own limit is 2048) */
+#define NGX_OIDC_JSON_MAX_DEPTH   32
+
+
+/*
+ * Parses "len" bytes as one JSON object.  Refused (NULL, err set):
+ * more than "max" bytes, invalid JSON, anything but an object at the
+ * top, a member name appearing twice in any object at any depth,
+ * nesting deeper than NGX_OIDC_JSON_MAX_DEPTH, a NUL byte in a string.
+ * The caller owns the result (json_decref()).
+ */
+json_t *ngx_oidc_json_parse(const unsigned char *data, size_t len,
+    size_t max, ngx_oidc_err_t *err);
+
+
+/*
+ * A claim path: a sequence of member names from the top-level object,
+ * e.g. "http://lifen.fr/userInfo", "uuid".  A segment made only of
+ * decimal digits indexes an array when the value there is an array and
+ * names a member otherwise.  Compiled once (at configuration time).
+ */
+typedef struct ngx_oidc_claim_path_s  ngx_oidc_claim_path_t;
+
+/* copies the segments; NULL on allocation failure or n == 0 */
+ngx_oidc_claim_path_t *ngx_oidc_claim_path_create(
+    const ngx_oidc_str_t *segments, size_t n);
+void ngx_oidc_claim_path_free(ngx_oidc_claim_path_t *path);
+
+/* a borrowed reference into "root", or NULL when the path is absent */
+json_t *ngx_oidc_claim_path_get(json_t *root,
+    const ngx_oidc_claim_path_t *path);
+
+
+/*
+ * Renders a claim value as a header/variable value into a malloc()ed
+ * buffer (*out, *out_len; the caller free()s it):
+ *   string        its characters, unquoted;
+ *   number, bool  as JSON text ("42", "1.5", "true");
+ *   null          the empty string;
+ *   array         elements joined with ",", strings unquoted, others as
+ *                 compact JSON;
+ *   object        compact JSON.
+ * Returns NGX_OIDC_OK, NGX_OIDC_DECLINED when the result would hold a
+ * control character (0x00-0x1f, 0x7f), or NGX_OIDC_ERROR.
+ */
+int ngx_oidc_json_render(json_t *value, unsigned char **out, size_t *out_len);
+
+
+/* a string member, or NULL when absent or of another type */
+const char *ngx_oidc_json_get_string(json_t *obj, const char *name,
+    size_t *len);
+
+/*
+ * A NumericDate member: an integer, or a real (its fraction dropped).
+ * NGX_OIDC_DECLINED when absent, of another type or out of range.
+ */
+int ngx_oidc_json_get_time(json_t *obj, const char *name, time_t *value);
+
+
+#endif /* _NGX_OIDC_JSON_H_INCLUDED_ */
