@@ -1,0 +1,208 @@
+#!/usr/bin/env node
+// Throughput of the module against a bare nginx proxy, measured in one run.
+//
+//   node bench/run.mjs [--seconds 5] [--rounds 3] [--connections 32]
+//                      [--memory 1000000]
+//
+// One nginx (1 worker) serves four front ports, all proxying to a local
+// upstream (an nginx server answering 200 from memory) with the same
+// ~1.4 KB Authorization header:
+//   bare       no module on the location: the reference
+//   repeated   auth_oidc, one valid RS256 token, verified-token cache on
+//   distinct   auth_oidc, DISTINCT tokens (a wrk Lua script cycles through
+//              them), cache on: each new token is verified once
+//   nocache    auth_oidc, one token, cache off: a full verification
+//              (decode, RS256 verify, claims) on every request
+// Each location passes 2 claims upstream as headers.  Runs are interleaved
+// (bare, repeated, distinct, nocache, bare, ...) and the median of the rounds
+// is reported, with each ratio to the bare proxy of the same run; absolute
+// numbers are not comparable between machines.  --memory N sends N more
+// requests with distinct tokens and reports the worker's RSS before/after.
+
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeKeys, publicJwks, sign, freePort, waitPort } from '../t/lib/harness.mjs';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const SECONDS = arg('seconds', 5);
+const ROUNDS = arg('rounds', 3);
+const CONNS = arg('connections', 32);
+const MEMORY = arg('memory', 0);
+const DISTINCT = arg('tokens', 100000);
+const NGINX = process.env.NGINX_BIN || '/usr/sbin/nginx';
+const MODULE = path.resolve(REPO, process.env.MODULE_SO || '.build/deb/ngx_http_oidc_module.so');
+const ISSUER = 'https://idp.bench.example';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oidc-bench-'));
+fs.chmodSync(dir, 0o755);
+for (const d of ['logs', 'tmp']) fs.mkdirSync(path.join(dir, d));
+
+const keys = await makeKeys({ rsa: true, ec: false });
+const rsa = keys.keys[0];
+fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(publicJwks(keys)));
+
+const now = Math.floor(Date.now() / 1000);
+// claims sized so that "Authorization: Bearer <token>" is about 1.4 KB
+const payload = (i) => ({
+  iss: ISSUER, sub: `user-${i}`, aud: 'urn:bench:api', iat: now, exp: now + 7200,
+  scope: 'patient/*.read user/*.read openid', client_id: 'bench',
+  jti: crypto.randomBytes(12).toString('base64url'),
+  'http://lifen.fr/userInfo': { uuid: crypto.randomUUID(), currentWorkspaceId: 'ws-0042' },
+  pad: 'x'.repeat(420),
+});
+const token = sign({ alg: 'RS256', typ: 'at+jwt', kid: rsa.kid }, payload(0), rsa);
+
+// Distinct tokens: RS256 signing is the slow part here, not in nginx.
+const ntok = Math.max(DISTINCT, MEMORY ? 1 : 0);
+process.stderr.write(`signing ${ntok} distinct tokens ... `);
+const pk = crypto.createPrivateKey({ key: rsa, format: 'jwk' });
+const header = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'at+jwt', kid: rsa.kid }))
+  .toString('base64url');
+const lines = [];
+for (let i = 0; i < ntok; i++) {
+  const input = `${header}.${Buffer.from(JSON.stringify(payload(i + 1))).toString('base64url')}`;
+  lines.push(`${input}.${crypto.sign('sha256', Buffer.from(input), pk).toString('base64url')}`);
+}
+fs.writeFileSync(path.join(dir, 'tokens.txt'), lines.join('\n') + '\n');
+process.stderr.write('done\n');
+
+const lua = path.join(dir, 'distinct.lua');
+fs.writeFileSync(lua, `
+local tokens = {}
+for line in io.lines("${dir}/tokens.txt") do tokens[#tokens + 1] = line end
+local i = 0
+request = function()
+  i = i % #tokens + 1
+  return wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. tokens[i] })
+end
+`);
+
+const ports = { upstream: await freePort(), bare: await freePort(), repeated: await freePort(),
+  distinct: await freePort(), nocache: await freePort() };
+
+const protectedServer = (port, cache) => `
+    server {
+        listen 127.0.0.1:${port};
+        location / {
+            auth_oidc bench;
+            auth_oidc_token_cache ${cache};
+            auth_oidc_header X-User $oidc_claim_sub;
+            auth_oidc_header X-Workspace $workspace;
+            proxy_pass http://upstream;
+        }
+    }`;
+
+fs.writeFileSync(path.join(dir, 'nginx.conf'), `
+load_module ${MODULE};
+daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path ${dir}/tmp/body;
+    proxy_temp_path ${dir}/tmp/proxy;
+    fastcgi_temp_path ${dir}/tmp/fastcgi;
+    uwsgi_temp_path ${dir}/tmp/uwsgi;
+    scgi_temp_path ${dir}/tmp/scgi;
+
+    upstream upstream { server 127.0.0.1:${ports.upstream}; keepalive 64; }
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+
+    oidc_provider bench {
+        issuer ${ISSUER};
+        jwks_file ${dir}/jwks.json;
+        audience urn:bench:api;
+    }
+    oidc_token_cache_zone 64m;
+    auth_oidc_claim_set $workspace "http://lifen.fr/userInfo" currentWorkspaceId;
+
+    server {
+        listen 127.0.0.1:${ports.upstream};
+        location / { return 200 "ok\\n"; }
+    }
+    server {
+        listen 127.0.0.1:${ports.bare};
+        location / {
+            proxy_set_header X-User "bench";
+            proxy_set_header X-Workspace "ws-0042";
+            proxy_pass http://upstream;
+        }
+    }
+${protectedServer(ports.repeated, 'on')}
+${protectedServer(ports.distinct, 'on')}
+${protectedServer(ports.nocache, 'off')}
+}
+`);
+
+const nginx = spawn(NGINX, ['-p', `${dir}/`, '-c', `${dir}/nginx.conf`, '-e', 'stderr'],
+  { stdio: ['ignore', 'inherit', 'inherit'] });
+const stop = () => { try { nginx.kill('SIGQUIT'); } catch { /* gone */ } };
+process.on('exit', stop);
+await waitPort(ports.nocache, { child: nginx, what: 'nginx' });
+
+function wrk(port, { script, seconds = SECONDS } = {}) {
+  const args = ['-t1', `-c${CONNS}`, `-d${seconds}s`];
+  if (script) args.push('-s', script);
+  else args.push('-H', `Authorization: Bearer ${token}`);
+  args.push(`http://127.0.0.1:${port}/`);
+  const out = execFileSync('wrk', args, { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (non2xx) throw new Error(`port ${port}: ${non2xx[1]} non-2xx responses\n${out}`);
+  return rps;
+}
+
+const workerPid = () => {
+  const kids = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(nginx.pid)], { encoding: 'utf8' });
+  return Number(kids.split('\n').find((l) => l.includes('worker')).trim().split(/\s+/)[0]);
+};
+const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+// warm up: connections, keys, cache
+for (const p of [ports.bare, ports.repeated, ports.nocache]) wrk(p, { seconds: 1 });
+
+const runs = { bare: [], repeated: [], distinct: [], nocache: [] };
+for (let i = 0; i < ROUNDS; i++) {
+  for (const k of Object.keys(runs)) {
+    runs[k].push(wrk(ports[k], k === 'distinct' ? { script: lua } : {}));
+  }
+}
+
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const bare = median(runs.bare);
+console.log(`${spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim()}, `
+  + `${os.cpus().length} cores, 1 worker, wrk -t1 -c${CONNS}, ${SECONDS}s x ${ROUNDS} rounds, `
+  + `Authorization header ${`Bearer ${token}`.length + 'Authorization: '.length} bytes`);
+console.log('case        req/s (median)   ratio to bare   runs');
+for (const [k, v] of Object.entries(runs)) {
+  console.log(`${k.padEnd(12)}${median(v).toFixed(0).padStart(14)}   ${(median(v) / bare).toFixed(3).padStart(13)}`
+    + `   ${v.map((x) => x.toFixed(0)).join(' ')}`);
+}
+
+if (MEMORY) {
+  const pid = workerPid();
+  const before = rss(pid);
+  let sent = 0;
+  const start = Date.now();
+  while (sent < MEMORY) {
+    const rps = wrk(ports.distinct, { script: lua, seconds: 10 });
+    sent += rps * 10;
+  }
+  const after = rss(pid);
+  console.log(`memory: worker RSS ${before} kB before, ${after} kB after ~${Math.round(sent)} `
+    + `more requests with distinct tokens (${((Date.now() - start) / 1000).toFixed(0)} s)`);
+}
+
+stop();
+fs.rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,251 @@
+
+/*
+ * Copyright (C) ngx_http_oidc_module developers
+ */
+
+
+#ifndef _NGX_HTTP_OIDC_H_INCLUDED_
+#define _NGX_HTTP_OIDC_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "ngx_oidc_types.h"
+#include "ngx_oidc_json.h"
+#include "ngx_oidc_jose.h"
+#include "ngx_oidc_claims.h"
+#include "ngx_http_oidc_compat.h"
+
+
+#if !(NGX_HTTP_SSL)
+#error ngx_http_oidc_module needs nginx built with SSL (--with-http_ssl_module)
+#endif
+
+
+#define ngx_http_oidc_isalnum(c)                                           \
+    (((c) >= '0' && (c) <= '9') || ((c) >= 'a' && (c) <= 'z')               \
+     || ((c) >= 'A' && (c) <= 'Z'))
+
+
+typedef struct ngx_http_oidc_provider_rt_s  ngx_http_oidc_provider_rt_t;
+typedef struct ngx_http_oidc_http_conf_s    ngx_http_oidc_http_conf_t;
+
+
+/* one "oidc_provider NAME { ... }" block */
+typedef struct {
+    ngx_str_t                     name;
+
+    /* NGINX Plus ngx_http_oidc_module directives */
+    ngx_str_t                     issuer;
+    ngx_str_t                     config_url;
+    ngx_str_t                     client_id;
+    ngx_str_t                     client_secret;
+    ngx_str_t                     scope;
+    ngx_str_t                     redirect_uri;
+    ngx_str_t                     extra_auth_args;
+    ngx_str_t                     logout_uri;
+    ngx_str_t                     post_logout_uri;
+    ngx_str_t                     cookie_name;
+    ngx_str_t                     ssl_trusted_certificate;
+    ngx_str_t                     ssl_crl;
+    time_t                        session_timeout;
+    ngx_flag_t                    logout_token_hint;
+    ngx_flag_t                    userinfo;
+    ngx_flag_t                    pkce;             /* UNSET: automatic */
+    ngx_str_t                     frontchannel_logout_uri;
+    ngx_str_t                     session_store;
+
+    /* our additions */
+    ngx_array_t                  *audiences;        /* NULL: "audience off" */
+    ngx_str_t                     jwks_file;
+    ngx_oidc_jwks_t              *static_jwks;      /* jwks_file, secrets */
+    unsigned                      algorithms;       /* NGX_OIDC_ALG_* */
+    time_t                        leeway;
+    time_t                        max_token_age;    /* 0: off */
+    ngx_flag_t                    require_typ_at_jwt;
+    size_t                        max_token_size;
+    ngx_flag_t                    allow_insecure_http;
+    ngx_msec_t                    connect_timeout;
+    ngx_msec_t                    read_timeout;
+    size_t                        max_response_size;
+    time_t                        jwks_refresh;
+    time_t                        jwks_refetch_interval;
+
+    ngx_ssl_t                    *ssl;
+    ngx_http_oidc_http_conf_t    *http;             /* http.c: addresses */
+    ngx_shm_zone_t               *shm_zone;
+    ngx_http_oidc_provider_rt_t  *rt;               /* provider.c's state */
+
+    u_char                       *file;             /* where it is defined */
+    ngx_uint_t                    line;
+} ngx_http_oidc_provider_t;
+
+
+/* a variable bound to a nested claim: auth_oidc_claim_set $var a b c; */
+typedef struct {
+    ngx_oidc_claim_path_t        *path;
+    ngx_int_t                     index;            /* of the variable */
+} ngx_http_oidc_claim_var_t;
+
+
+typedef struct {
+    ngx_array_t                   providers;        /* provider pointers */
+    ngx_array_t                   claim_vars;       /* claim_var_t */
+    ngx_shm_zone_t               *token_cache;
+    time_t                        token_cache_max_ttl;
+} ngx_http_oidc_main_conf_t;
+
+
+/* auth_oidc_header NAME VALUE */
+typedef struct {
+    ngx_str_t                     name;
+    ngx_str_t                     norm;             /* lowercase, '_' as '-' */
+    ngx_http_complex_value_t      value;
+} ngx_http_oidc_header_t;
+
+
+typedef struct {
+    ngx_http_oidc_provider_t     *provider;         /* NULL: off */
+    ngx_str_t                     provider_name;
+    ngx_flag_t                    enable;           /* NGX_CONF_UNSET: inherit */
+    ngx_str_t                     realm;
+    ngx_array_t                  *scopes;           /* ngx_str_t */
+    ngx_array_t                  *require;          /* complex values */
+    ngx_uint_t                    require_status;
+    ngx_array_t                  *headers;          /* header_t */
+    ngx_flag_t                    token_cache;
+
+    u_char                       *file;             /* auth_oidc's place */
+    ngx_uint_t                    line;
+} ngx_http_oidc_loc_conf_t;
+
+
+typedef enum {
+    NGX_HTTP_OIDC_START = 0,
+    NGX_HTTP_OIDC_KEYS_WAIT,
+    NGX_HTTP_OIDC_DONE
+} ngx_http_oidc_state_e;
+
+
+/* per request; never in configuration or shared memory */
+typedef struct {
+    ngx_http_oidc_state_e         state;
+    ngx_int_t                     verdict;          /* when DONE */
+    const char                   *error;            /* RFC 6750 code */
+    ngx_str_t                     token;
+    json_t                       *claims;           /* verified payload */
+    ngx_str_t                     claims_json;      /* from the cache */
+    unsigned                      from_cache:1;
+    unsigned                      refetched:1;
+} ngx_http_oidc_ctx_t;
+
+
+extern ngx_module_t  ngx_http_oidc_module;
+
+
+/* ngx_http_oidc_conf.c: the "oidc_provider" block */
+char *ngx_http_oidc_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_http_oidc_provider_t *ngx_http_oidc_provider_find(
+    ngx_http_oidc_main_conf_t *omcf, ngx_str_t *name);
+
+/* ngx_http_oidc_provider.c: discovery and keys at run time */
+ngx_int_t ngx_http_oidc_provider_init_process(ngx_cycle_t *cycle,
+    ngx_http_oidc_provider_t *p);
+void ngx_http_oidc_provider_exit_process(ngx_cycle_t *cycle,
+    ngx_http_oidc_provider_t *p);
+
+/*
+ * The key set to verify a token naming "kid" (empty: no kid):
+ *   NGX_OK        *jwks set, usable until control returns to the event
+ *                 loop (verify at once, never keep it across a wait);
+ *   NGX_AGAIN     keys are being fetched (first fetch, or one refetch
+ *                 for an unknown kid): the request is posted when the
+ *                 fetch ends, and calls again;
+ *   NGX_DECLINED  no key has this kid and a refetch is not due;
+ *   NGX_HTTP_SERVICE_UNAVAILABLE  no usable keys: the provider is
+ *                 unreachable or its answers unusable (logged);
+ *   NGX_ERROR     internal error.
+ *
+ * Waiting, for the access-phase caller (as njs's js_access does):
+ * - on NGX_AGAIN return NGX_AGAIN from the phase handler; do not touch
+ *   r->main->count and do not finalize: the phase engine keeps the
+ *   request, nothing else ends it meanwhile;
+ * - the request waits in a per-worker queue; when the fetch ends
+ *   (success or failure), a posted event wakes every waiter with
+ *   ngx_http_post_request() + ngx_http_run_posted_requests(), which
+ *   runs r->write_event_handler (ngx_http_core_run_phases unless the
+ *   caller set its own) and so re-enters the access handler, which must
+ *   call this function again with the same kid;
+ * - calls while still queued (a write event re-running the phases)
+ *   return NGX_AGAIN again and queue nothing twice;
+ * - a request finalized or terminated while waiting leaves the queue by
+ *   its pool cleanup; per-request wait state lives in that cleanup's
+ *   data (r->pool), so an internal redirect keeps it;
+ * - a request waits at most once for an unknown kid (then NGX_DECLINED)
+ *   and at most once for the first keys (then 503), each wait bounded
+ *   by about 2 * (connect_timeout + read_timeout) (+ the resolver's).
+ */
+ngx_int_t ngx_http_oidc_provider_keys(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *kid, ngx_oidc_jwks_t **jwks);
+
+/* the provider's metadata, from its last good discovery document */
+typedef struct {
+    ngx_str_t                     issuer;
+    ngx_str_t                     jwks_uri;
+    ngx_str_t                     authorization_endpoint;
+    ngx_str_t                     token_endpoint;
+    ngx_str_t                     userinfo_endpoint;
+    ngx_str_t                     end_session_endpoint;
+    ngx_str_t                     introspection_endpoint;
+    ngx_str_t                     revocation_endpoint;
+    json_t                       *metadata;         /* the whole document */
+} ngx_http_oidc_endpoints_t;
+
+/*
+ * NULL until a discovery document was fetched (always NULL with static
+ * keys, "jwks_file" or "hmac_secret_file").  Absent endpoints are empty
+ * strings.  Valid until control returns to the event loop (a refresh
+ * may replace it): copy what must outlive a wait.  Borrowed, never freed.
+ */
+ngx_http_oidc_endpoints_t *ngx_http_oidc_provider_endpoints(
+    ngx_http_oidc_provider_t *p);
+
+/* the provider's shared memory zone (created by ngx_http_oidc_conf.c) */
+ngx_int_t ngx_http_oidc_provider_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+
+/*
+ * ngx_http_oidc_shm.c: a key-value store in a shared memory zone, shared
+ * by all workers and kept across reloads; entries expire at an absolute
+ * time and the least recently used ones are evicted when it is full.
+ */
+ngx_shm_zone_t *ngx_http_oidc_shm_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size);
+/* NGX_OK: *value copied into "pool"; NGX_DECLINED: absent or expired */
+ngx_int_t ngx_http_oidc_shm_get(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_pool_t *pool, ngx_str_t *value);
+ngx_int_t ngx_http_oidc_shm_set(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_str_t *value, time_t expires, ngx_log_t *log);
+void ngx_http_oidc_shm_delete(ngx_shm_zone_t *zone, ngx_str_t *key);
+
+/* ngx_http_oidc_bearer.c */
+ngx_int_t ngx_http_oidc_bearer_token(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *token);
+ngx_int_t ngx_http_oidc_bearer_authenticate(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx);
+
+/* ngx_http_oidc_headers.c: claims to variables and headers */
+char *ngx_http_oidc_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_oidc_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_oidc_headers_apply(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf);
+json_t *ngx_http_oidc_claims(ngx_http_request_t *r);
+
+
+#endif /* _NGX_HTTP_OIDC_H_INCLUDED_ */

@@ -1,0 +1,354 @@
+
+/*
+ * Copyright (C) ngx_http_oidc_module developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/evp.h>
+
+#include "ngx_http_oidc.h"
+
+
+static ngx_int_t ngx_http_oidc_bearer_cache_key(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *token, ngx_str_t *key);
+static ngx_int_t ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx,
+    ngx_oidc_jws_t *jws);
+static void ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
+    ngx_http_oidc_ctx_t *ctx, ngx_str_t *key);
+
+
+/*
+ * Authorization: Bearer <b64token> (RFC 6750 section 2.1).
+ * NGX_OK: *token set; NGX_DECLINED: no Bearer credentials;
+ * NGX_HTTP_BAD_REQUEST: malformed; NGX_HTTP_UNAUTHORIZED: too large.
+ */
+
+ngx_int_t
+ngx_http_oidc_bearer_token(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
+    ngx_str_t *token)
+{
+    u_char           *s, *last;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.authorization;
+
+    if (h == NULL) {
+        return NGX_DECLINED;
+    }
+
+    s = h->value.data;
+    last = s + h->value.len;
+
+    if (h->value.len < sizeof("Bearer ") - 1
+        || ngx_strncasecmp(s, (u_char *) "Bearer ", sizeof("Bearer ") - 1)
+           != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    s += sizeof("Bearer ") - 1;
+
+    while (s < last && *s == ' ') {
+        s++;
+    }
+
+    token->data = s;
+
+    for ( /* void */ ; s < last; s++) {
+        if (ngx_http_oidc_isalnum(*s) || *s == '-' || *s == '.' || *s == '_'
+            || *s == '~' || *s == '+' || *s == '/' || *s == '=')
+        {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oidc: malformed bearer token");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    token->len = last - token->data;
+
+    if (token->len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oidc: empty bearer token");
+        return NGX_HTTP_BAD_REQUEST;
+    }
+
+    if (token->len > p->max_token_size) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oidc: bearer token of %uz bytes, more than %uz",
+                      token->len, p->max_token_size);
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oidc_bearer_authenticate(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx)
+{
+    ngx_int_t                   rc;
+    ngx_str_t                   key;
+    ngx_oidc_jws_t              jws;
+    ngx_oidc_err_t              err;
+    ngx_http_oidc_provider_t   *p;
+    ngx_http_oidc_main_conf_t  *omcf;
+
+    p = olcf->provider;
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
+
+    if (ctx->state == NGX_HTTP_OIDC_START) {
+        rc = ngx_http_oidc_bearer_token(r, p, &ctx->token);
+
+        if (rc != NGX_OK) {
+            ctx->error = (rc == NGX_DECLINED) ? NULL
+                         : (rc == NGX_HTTP_BAD_REQUEST) ? "invalid_request"
+                         : "invalid_token";
+
+            return (rc == NGX_HTTP_BAD_REQUEST) ? rc : NGX_HTTP_UNAUTHORIZED;
+        }
+    }
+
+    ngx_str_null(&key);
+
+    if (olcf->token_cache && omcf->token_cache != NULL) {
+        if (ngx_http_oidc_bearer_cache_key(r, p, &ctx->token, &key)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_oidc_shm_get(omcf->token_cache, &key, r->pool,
+                                   &ctx->claims_json);
+        if (rc == NGX_OK) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "oidc: bearer token found in cache");
+            ctx->from_cache = 1;
+            return NGX_OK;
+        }
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
+
+    rc = ngx_oidc_jws_decode(&jws, ctx->token.data, ctx->token.len,
+                             p->max_token_size, &err);
+
+    if (rc != NGX_OIDC_OK) {
+        if (rc == NGX_OIDC_ERROR) {
+            return NGX_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oidc: invalid bearer token: %s%s%s", err.reason,
+                      err.detail[0] ? ", " : "", err.detail);
+        ctx->error = "invalid_token";
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    rc = ngx_http_oidc_bearer_verify(r, olcf, ctx, &jws);
+
+    if (rc == NGX_OK && key.len) {
+        ngx_http_oidc_bearer_cache_store(r, ctx, &key);
+    }
+
+    ngx_oidc_jws_free(&jws);
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx,
+    ngx_oidc_jws_t *jws)
+{
+    ngx_int_t                  rc;
+    ngx_oidc_err_t             err;
+    ngx_oidc_jwks_t           *jwks;
+    ngx_http_oidc_provider_t  *p;
+    ngx_oidc_claims_check_t    check;
+
+    p = olcf->provider;
+
+    rc = ngx_http_oidc_provider_keys(r, p, (ngx_str_t *) &jws->kid, &jwks);
+
+    if (rc == NGX_AGAIN) {
+        ctx->state = NGX_HTTP_OIDC_KEYS_WAIT;
+        return NGX_AGAIN;
+    }
+
+    ctx->state = NGX_HTTP_OIDC_START;
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oidc: invalid bearer token: no key with kid \"%V\"",
+                      &jws->kid);
+        ctx->error = "invalid_token";
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_oidc_jws_verify(jws, jwks, p->algorithms, &err);
+
+    if (rc == NGX_OIDC_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OIDC_OK) {
+        ngx_memzero(&check, sizeof(ngx_oidc_claims_check_t));
+
+        check.issuer.len = p->issuer.len;
+        check.issuer.data = p->issuer.data;
+        check.audiences = p->audiences ? p->audiences->elts : NULL;
+        check.naudiences = p->audiences ? p->audiences->nelts : 0;
+        check.now = ngx_time();
+        check.leeway = p->leeway;
+        check.max_age = p->max_token_age;
+        check.require_exp = 1;
+        check.require_typ_at_jwt = p->require_typ_at_jwt ? 1 : 0;
+
+        rc = ngx_oidc_claims_check_access(jws->header, jws->payload, &check,
+                                          &err);
+
+        if (rc == NGX_OIDC_ERROR) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "oidc: claims check failed: %s", err.reason);
+            return NGX_ERROR;
+        }
+    }
+
+    if (rc != NGX_OIDC_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oidc: invalid bearer token: %s%s%s", err.reason,
+                      err.detail[0] ? ", " : "", err.detail);
+        ctx->error = "invalid_token";
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    ctx->claims = json_incref(jws->payload);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The key covers what the token was checked against, so a reload that
+ * changes the issuer or the audiences never serves an old verdict.
+ */
+
+static ngx_int_t
+ngx_http_oidc_bearer_cache_key(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *token, ngx_str_t *key)
+{
+    ngx_str_t     *aud;
+    ngx_uint_t     i;
+    EVP_MD_CTX    *md;
+    unsigned int   len;
+
+    key->data = ngx_pnalloc(r->pool, 2 + EVP_MAX_MD_SIZE);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    key->data[0] = 'j';
+    key->data[1] = ':';
+
+    md = EVP_MD_CTX_new();
+    if (md == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        goto failed;
+    }
+
+    (void) EVP_DigestUpdate(md, p->name.data, p->name.len + 1);
+    (void) EVP_DigestUpdate(md, p->issuer.data, p->issuer.len + 1);
+
+    if (p->audiences != NULL) {
+        aud = p->audiences->elts;
+
+        for (i = 0; i < p->audiences->nelts; i++) {
+            (void) EVP_DigestUpdate(md, aud[i].data, aud[i].len + 1);
+        }
+    }
+
+    (void) EVP_DigestUpdate(md, &p->algorithms, sizeof(p->algorithms));
+    (void) EVP_DigestUpdate(md, &p->require_typ_at_jwt,
+                            sizeof(p->require_typ_at_jwt));
+
+    if (EVP_DigestUpdate(md, token->data, token->len) != 1
+        || EVP_DigestFinal_ex(md, key->data + 2, &len) != 1)
+    {
+        goto failed;
+    }
+
+    EVP_MD_CTX_free(md);
+
+    key->len = 2 + len;
+
+    return NGX_OK;
+
+failed:
+
+    EVP_MD_CTX_free(md);
+
+    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                  "oidc: SHA-256 failed");
+
+    return NGX_ERROR;
+}
+
+
+static void
+ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
+    ngx_http_oidc_ctx_t *ctx, ngx_str_t *key)
+{
+    char                       *json;
+    time_t                      exp, expires, now;
+    ngx_str_t                   value;
+    ngx_http_oidc_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
+
+    if (ngx_oidc_json_get_time(ctx->claims, "exp", &exp) != NGX_OIDC_OK) {
+        return;
+    }
+
+    now = ngx_time();
+    expires = now + omcf->token_cache_max_ttl;
+
+    /* never beyond the token's own expiry */
+    if (exp < expires) {
+        expires = exp;
+    }
+
+    if (expires <= now) {
+        return;
+    }
+
+    json = json_dumps(ctx->claims, JSON_COMPACT);
+    if (json == NULL) {
+        return;
+    }
+
+    value.data = (u_char *) json;
+    value.len = ngx_strlen(json);
+
+    (void) ngx_http_oidc_shm_set(omcf->token_cache, key, &value, expires,
+                                 r->connection->log);
+
+    free(json);
+}

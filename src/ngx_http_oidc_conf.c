@@ -1,0 +1,1215 @@
+
+/*
+ * Copyright (C) ngx_http_oidc_module developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oidc.h"
+#include "ngx_http_oidc_http.h"
+
+
+#define NGX_HTTP_OIDC_SECRET_FILE_MAX    4096
+#define NGX_HTTP_OIDC_JWKS_FILE_MAX      (1024 * 1024)
+#define NGX_HTTP_OIDC_RESPONSE_MAX       (16 * 1024 * 1024)
+#define NGX_HTTP_OIDC_ZONE_SLACK         (64 * 1024)
+
+
+/* one block at configuration time; the provider comes first (offsets) */
+typedef struct {
+    ngx_http_oidc_provider_t      provider;
+    ngx_str_t                     client_secret_file;
+    ngx_str_t                     hmac_secret_file;
+    size_t                        zone_size;
+    ngx_uint_t                    issuer_line;
+    ngx_uint_t                    config_url_line;
+    unsigned                      audience_off:1;
+    unsigned                      static_keys:1;
+} ngx_http_oidc_provider_conf_t;
+
+
+static ngx_http_oidc_provider_conf_t *ngx_http_oidc_provider_create(
+    ngx_conf_t *cf, ngx_str_t *name);
+static char *ngx_http_oidc_provider_directive(ngx_conf_t *cf,
+    ngx_command_t *dummy, void *conf);
+static ngx_int_t ngx_http_oidc_conf_nargs(ngx_conf_t *cf, ngx_command_t *cmd);
+static char *ngx_http_oidc_provider_init(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc);
+static void ngx_http_oidc_conf_merge(ngx_http_oidc_provider_conf_t *pc);
+static ngx_int_t ngx_http_oidc_conf_limits(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc);
+static ngx_int_t ngx_http_oidc_conf_uris(ngx_conf_t *cf,
+    ngx_http_oidc_provider_t *p);
+static ngx_int_t ngx_http_oidc_conf_urls(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc);
+static ngx_int_t ngx_http_oidc_conf_url(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc, ngx_str_t *url, ngx_uint_t line,
+    const char *directive);
+static ngx_int_t ngx_http_oidc_conf_audiences(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc);
+static ngx_int_t ngx_http_oidc_conf_algorithms(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc);
+static ngx_int_t ngx_http_oidc_conf_client_secret(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc);
+static ngx_int_t ngx_http_oidc_conf_keys(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc);
+static ngx_int_t ngx_http_oidc_conf_hmac(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc);
+static ngx_int_t ngx_http_oidc_conf_read_file(ngx_conf_t *cf,
+    ngx_str_t *name, size_t max, const char *directive, ngx_str_t *out);
+static ngx_int_t ngx_http_oidc_conf_zone(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc);
+static void ngx_http_oidc_conf_jwks_cleanup(void *data);
+
+static char *ngx_http_oidc_conf_set_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oidc_conf_set_scope(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_oidc_conf_set_audience(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_oidc_conf_set_algorithms(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_oidc_conf_set_sec_off(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+
+
+#define ngx_http_oidc_provider_offset(field)                                  \
+    offsetof(ngx_http_oidc_provider_t, field)
+
+#define ngx_http_oidc_conf_offset(field)                                      \
+    offsetof(ngx_http_oidc_provider_conf_t, field)
+
+
+/* the directives of an "oidc_provider" block, dispatched by hand */
+static ngx_command_t  ngx_http_oidc_provider_commands[] = {
+
+    /* NGINX Plus ngx_http_oidc_module */
+
+    { ngx_string("issuer"), NGX_CONF_TAKE1, ngx_http_oidc_conf_set_url,
+      0, ngx_http_oidc_provider_offset(issuer), NULL },
+
+    { ngx_string("config_url"), NGX_CONF_TAKE1, ngx_http_oidc_conf_set_url,
+      0, ngx_http_oidc_provider_offset(config_url), NULL },
+
+    { ngx_string("client_id"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(client_id), NULL },
+
+    { ngx_string("client_secret"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(client_secret), NULL },
+
+    { ngx_string("scope"), NGX_CONF_1MORE, ngx_http_oidc_conf_set_scope,
+      0, ngx_http_oidc_provider_offset(scope), NULL },
+
+    { ngx_string("redirect_uri"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(redirect_uri), NULL },
+
+    { ngx_string("extra_auth_args"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(extra_auth_args), NULL },
+
+    { ngx_string("logout_uri"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(logout_uri), NULL },
+
+    { ngx_string("post_logout_uri"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(post_logout_uri), NULL },
+
+    { ngx_string("logout_token_hint"), NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+      0, ngx_http_oidc_provider_offset(logout_token_hint), NULL },
+
+    { ngx_string("frontchannel_logout_uri"), NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(frontchannel_logout_uri), NULL },
+
+    { ngx_string("cookie_name"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(cookie_name), NULL },
+
+    { ngx_string("session_store"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(session_store), NULL },
+
+    { ngx_string("session_timeout"), NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
+      0, ngx_http_oidc_provider_offset(session_timeout), NULL },
+
+    { ngx_string("ssl_trusted_certificate"), NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(ssl_trusted_certificate), NULL },
+
+    { ngx_string("ssl_crl"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(ssl_crl), NULL },
+
+    { ngx_string("userinfo"), NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+      0, ngx_http_oidc_provider_offset(userinfo), NULL },
+
+    { ngx_string("pkce"), NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+      0, ngx_http_oidc_provider_offset(pkce), NULL },
+
+    /* our additions */
+
+    { ngx_string("client_secret_file"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_conf_offset(client_secret_file), NULL },
+
+    { ngx_string("audience"), NGX_CONF_TAKE1, ngx_http_oidc_conf_set_audience,
+      0, 0, NULL },
+
+    { ngx_string("jwks_file"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(jwks_file), NULL },
+
+    { ngx_string("hmac_secret_file"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
+      0, ngx_http_oidc_conf_offset(hmac_secret_file), NULL },
+
+    { ngx_string("algorithms"), NGX_CONF_1MORE,
+      ngx_http_oidc_conf_set_algorithms,
+      0, 0, NULL },
+
+    { ngx_string("leeway"), NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
+      0, ngx_http_oidc_provider_offset(leeway), NULL },
+
+    { ngx_string("max_token_age"), NGX_CONF_TAKE1,
+      ngx_http_oidc_conf_set_sec_off,
+      0, ngx_http_oidc_provider_offset(max_token_age), NULL },
+
+    { ngx_string("require_typ_at_jwt"), NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+      0, ngx_http_oidc_provider_offset(require_typ_at_jwt), NULL },
+
+    { ngx_string("max_token_size"), NGX_CONF_TAKE1, ngx_conf_set_size_slot,
+      0, ngx_http_oidc_provider_offset(max_token_size), NULL },
+
+    { ngx_string("allow_insecure_http"), NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      0, ngx_http_oidc_provider_offset(allow_insecure_http), NULL },
+
+    { ngx_string("connect_timeout"), NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
+      0, ngx_http_oidc_provider_offset(connect_timeout), NULL },
+
+    { ngx_string("read_timeout"), NGX_CONF_TAKE1, ngx_conf_set_msec_slot,
+      0, ngx_http_oidc_provider_offset(read_timeout), NULL },
+
+    { ngx_string("max_response_size"), NGX_CONF_TAKE1, ngx_conf_set_size_slot,
+      0, ngx_http_oidc_provider_offset(max_response_size), NULL },
+
+    { ngx_string("jwks_refresh"), NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
+      0, ngx_http_oidc_provider_offset(jwks_refresh), NULL },
+
+    { ngx_string("jwks_refetch_interval"), NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0, ngx_http_oidc_provider_offset(jwks_refetch_interval), NULL },
+
+    { ngx_string("zone_size"), NGX_CONF_TAKE1, ngx_conf_set_size_slot,
+      0, ngx_http_oidc_conf_offset(zone_size), NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_uint_t  ngx_http_oidc_argument_number[] = {
+    NGX_CONF_NOARGS,
+    NGX_CONF_TAKE1,
+    NGX_CONF_TAKE2,
+    NGX_CONF_TAKE3,
+    NGX_CONF_TAKE4,
+    NGX_CONF_TAKE5,
+    NGX_CONF_TAKE6,
+    NGX_CONF_TAKE7
+};
+
+
+char *
+ngx_http_oidc_provider_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oidc_main_conf_t *omcf = conf;
+
+    char                           *rv;
+    u_char                         *c;
+    ngx_str_t                      *value;
+    ngx_conf_t                      save;
+    ngx_http_oidc_provider_t      **pp;
+    ngx_http_oidc_provider_conf_t  *pc;
+
+    value = cf->args->elts;
+
+    for (c = value[1].data; c < value[1].data + value[1].len; c++) {
+        if (!ngx_http_oidc_isalnum(*c) && *c != '_' && *c != '-' && *c != '.')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid oidc_provider name \"%V\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (value[1].len == 0
+        || ngx_http_oidc_provider_find(omcf, &value[1]) != NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate or empty oidc_provider name \"%V\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    pc = ngx_http_oidc_provider_create(cf, &value[1]);
+    if (pc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pp = ngx_array_push(&omcf->providers);
+    if (pp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *pp = &pc->provider;
+
+    save = *cf;
+    cf->handler = ngx_http_oidc_provider_directive;
+    cf->handler_conf = pc;
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_oidc_provider_init(cf, pc);
+}
+
+
+ngx_http_oidc_provider_t *
+ngx_http_oidc_provider_find(ngx_http_oidc_main_conf_t *omcf, ngx_str_t *name)
+{
+    ngx_uint_t                  i;
+    ngx_http_oidc_provider_t  **pp;
+
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        if (pp[i]->name.len == name->len
+            && ngx_strncmp(pp[i]->name.data, name->data, name->len) == 0)
+        {
+            return pp[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_oidc_provider_conf_t *
+ngx_http_oidc_provider_create(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_http_oidc_provider_t       *p;
+    ngx_http_oidc_provider_conf_t  *pc;
+
+    pc = ngx_pcalloc(cf->pool, sizeof(ngx_http_oidc_provider_conf_t));
+    if (pc == NULL) {
+        return NULL;
+    }
+
+    p = &pc->provider;
+
+    p->http = ngx_pcalloc(cf->pool, sizeof(ngx_http_oidc_http_conf_t));
+    if (p->http == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&p->http->hosts, cf->pool, 1,
+                       sizeof(ngx_http_oidc_http_host_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    /* its resolver is known once the http block is merged */
+    p->http->clcf = ngx_http_conf_get_module_loc_conf(cf,
+                                                      ngx_http_core_module);
+
+    /* the words of cf->args are reused by the block's directives */
+    p->name = *name;
+    p->file = cf->conf_file->file.name.data;
+    p->line = cf->conf_file->line;
+
+    p->session_timeout = NGX_CONF_UNSET;
+    p->logout_token_hint = NGX_CONF_UNSET;
+    p->userinfo = NGX_CONF_UNSET;
+    p->pkce = NGX_CONF_UNSET;
+    p->leeway = NGX_CONF_UNSET;
+    p->max_token_age = NGX_CONF_UNSET;
+    p->require_typ_at_jwt = NGX_CONF_UNSET;
+    p->max_token_size = NGX_CONF_UNSET_SIZE;
+    p->allow_insecure_http = NGX_CONF_UNSET;
+    p->connect_timeout = NGX_CONF_UNSET_MSEC;
+    p->read_timeout = NGX_CONF_UNSET_MSEC;
+    p->max_response_size = NGX_CONF_UNSET_SIZE;
+    p->jwks_refresh = NGX_CONF_UNSET;
+    p->jwks_refetch_interval = NGX_CONF_UNSET;
+
+    pc->zone_size = NGX_CONF_UNSET_SIZE;
+
+    return pc;
+}
+
+
+/* what ngx_conf_handler() does, for the block's own directives */
+
+static char *
+ngx_http_oidc_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
+    void *conf)
+{
+    char           *rv;
+    ngx_str_t      *name;
+    ngx_command_t  *cmd;
+
+    name = cf->args->elts;
+
+    for (cmd = ngx_http_oidc_provider_commands; cmd->name.len; cmd++) {
+
+        if (name->len != cmd->name.len
+            || ngx_strcmp(name->data, cmd->name.data) != 0)
+        {
+            continue;
+        }
+
+        if (ngx_http_oidc_conf_nargs(cf, cmd) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid number of arguments in \"%V\" "
+                               "directive", name);
+            return NGX_CONF_ERROR;
+        }
+
+        rv = cmd->set(cf, cmd, conf);
+
+        if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR) {
+            return rv;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive %s",
+                           name, rv);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown directive \"%V\" in \"oidc_provider\"", name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_oidc_conf_nargs(ngx_conf_t *cf, ngx_command_t *cmd)
+{
+    ngx_uint_t  n;
+
+    n = cf->args->nelts;
+
+    if (cmd->type & NGX_CONF_FLAG) {
+        return (n == 2) ? NGX_OK : NGX_ERROR;
+    }
+
+    if (cmd->type & NGX_CONF_1MORE) {
+        return (n >= 2) ? NGX_OK : NGX_ERROR;
+    }
+
+    if (n > NGX_CONF_MAX_ARGS) {
+        return NGX_ERROR;
+    }
+
+    return (cmd->type & ngx_http_oidc_argument_number[n - 1]) ? NGX_OK
+                                                             : NGX_ERROR;
+}
+
+
+/* defaults, cross-checks, files, TLS and shared memory, at the "}" */
+
+static char *
+ngx_http_oidc_provider_init(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
+{
+    ngx_http_oidc_conf_merge(pc);
+
+    pc->static_keys = (pc->provider.jwks_file.len
+                       || pc->hmac_secret_file.len);
+
+    if (ngx_http_oidc_conf_limits(cf, pc) != NGX_OK
+        || ngx_http_oidc_conf_uris(cf, &pc->provider) != NGX_OK
+        || ngx_http_oidc_conf_urls(cf, pc) != NGX_OK
+        || ngx_http_oidc_conf_audiences(cf, pc) != NGX_OK
+        || ngx_http_oidc_conf_algorithms(cf, pc) != NGX_OK
+        || ngx_http_oidc_conf_client_secret(cf, pc) != NGX_OK
+        || ngx_http_oidc_conf_keys(cf, pc) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (pc->static_keys) {
+        /* nothing is fetched: no TLS context, no shared state */
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_oidc_http_conf_ssl(cf, &pc->provider) != NGX_OK
+        || ngx_http_oidc_conf_zone(cf, pc) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_oidc_conf_merge(ngx_http_oidc_provider_conf_t *pc)
+{
+    ngx_http_oidc_provider_t  *p;
+
+    p = &pc->provider;
+
+    if (p->scope.data == NULL) {
+        ngx_str_set(&p->scope, "openid");
+    }
+
+    if (p->redirect_uri.data == NULL) {
+        ngx_str_set(&p->redirect_uri, "/oidc_callback");
+    }
+
+    if (p->cookie_name.data == NULL) {
+        ngx_str_set(&p->cookie_name, "NGX_OIDC_SESSION");
+    }
+
+    ngx_conf_init_value(p->session_timeout, 8 * 3600);
+    ngx_conf_init_value(p->logout_token_hint, 0);
+    ngx_conf_init_value(p->userinfo, 0);
+    /* pkce stays NGX_CONF_UNSET: chosen from the provider's metadata */
+
+    ngx_conf_init_value(p->leeway, 30);
+    ngx_conf_init_value(p->max_token_age, 0);
+    ngx_conf_init_value(p->require_typ_at_jwt, 0);
+    ngx_conf_init_size_value(p->max_token_size, NGX_OIDC_JWS_MAX_LEN);
+    ngx_conf_init_value(p->allow_insecure_http, 0);
+    ngx_conf_init_msec_value(p->connect_timeout, 5000);
+    ngx_conf_init_msec_value(p->read_timeout, 10000);
+    ngx_conf_init_size_value(p->max_response_size, 256 * 1024);
+    ngx_conf_init_value(p->jwks_refresh, 3600);
+    ngx_conf_init_value(p->jwks_refetch_interval, 30);
+    ngx_conf_init_size_value(pc->zone_size, 1024 * 1024);
+}
+
+
+static ngx_int_t
+ngx_http_oidc_conf_limits(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
+{
+    const char                *what;
+    ngx_http_oidc_provider_t  *p;
+
+    p = &pc->provider;
+    what = NULL;
+
+    if (p->max_token_size < 256 || p->max_token_size > NGX_OIDC_JWS_MAX_LEN) {
+        what = "\"max_token_size\" must be between 256 and 16384 bytes";
+
+    } else if (p->max_response_size < 1024
+               || p->max_response_size > NGX_HTTP_OIDC_RESPONSE_MAX)
+    {
+        what = "\"max_response_size\" must be between 1k and 16m";
+
+    } else if (pc->zone_size
+               < 2 * p->max_response_size + NGX_HTTP_OIDC_ZONE_SLACK)
+    {
+        /* the discovery document and the JWKS, each up to the maximum */
+        what = "\"zone_size\" must be at least twice \"max_response_size\" "
+               "plus 64k";
+
+    } else if (p->connect_timeout == 0 || p->read_timeout == 0) {
+        what = "\"connect_timeout\" and \"read_timeout\" must not be 0";
+
+    } else if (p->jwks_refresh < 1 || p->jwks_refetch_interval < 1) {
+        what = "\"jwks_refresh\" and \"jwks_refetch_interval\" must be at "
+               "least 1s";
+
+    } else if (p->client_secret.len && pc->client_secret_file.len) {
+        what = "\"client_secret\" and \"client_secret_file\" are exclusive";
+    }
+
+    if (what) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oidc_provider \"%V\": %s",
+                           &p->name, what);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oidc_conf_uris(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
+{
+    u_char      *c;
+    const char  *what;
+
+    what = NULL;
+
+    for (c = p->cookie_name.data; c < p->cookie_name.data + p->cookie_name.len;
+         c++)
+    {
+        if (!ngx_http_oidc_isalnum(*c)
+            && ngx_strlchr((u_char *) "!#$%&'*+-.^_`|~",
+                           (u_char *) "!#$%&'*+-.^_`|~" + 15, *c)
+               == NULL)
+        {
+            break;
+        }
+    }
+
+    if (p->cookie_name.len == 0
+        || c != p->cookie_name.data + p->cookie_name.len)
+    {
+        what = "\"cookie_name\" is not a valid cookie name";
+
+    } else if (p->redirect_uri.data[0] != '/'
+               && ngx_strncmp(p->redirect_uri.data, "https://", 8) != 0
+               && ngx_strncmp(p->redirect_uri.data, "http://", 7) != 0)
+    {
+        what = "\"redirect_uri\" must be a path or an absolute URI";
+
+    } else if ((p->logout_uri.len && p->logout_uri.data[0] != '/')
+               || (p->frontchannel_logout_uri.len
+                   && p->frontchannel_logout_uri.data[0] != '/'))
+    {
+        what = "\"logout_uri\" and \"frontchannel_logout_uri\" must be paths";
+    }
+
+    if (what) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "oidc_provider \"%V\": %s",
+                           &p->name, what);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oidc_conf_urls(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
+{
+    size_t                     len;
+    ngx_http_oidc_provider_t  *p;
+
+    p = &pc->provider;
+
+    /* even with static keys: "iss" is always checked */
+    if (p->issuer.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oidc_provider \"%V\": \"issuer\" is required",
+                           &p->name);
+        return NGX_ERROR;
+    }
+
+    if (pc->static_keys) {
+        if (p->config_url.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "oidc_provider \"%V\": \"config_url\" cannot "
+                               "be used with \"jwks_file\" or "
+                               "\"hmac_secret_file\"", &p->name);
+            return NGX_ERROR;
+        }
+
+        /* nothing is fetched: the issuer is only compared with "iss" */
+        return NGX_OK;
+    }
+
+    if (ngx_http_oidc_conf_url(cf, pc, &p->issuer, pc->issuer_line, "issuer")
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (p->config_url.len == 0) {
+        /* OpenID Connect Discovery 1.0, 4: a trailing "/" is removed */
+        len = p->issuer.len;
+
+        if (p->issuer.data[len - 1] == '/') {
+            len--;
+        }
+
+        p->config_url.len = len + sizeof("/.well-known/openid-configuration")
+                            - 1;
+        p->config_url.data = ngx_pnalloc(cf->pool, p->config_url.len);
+        if (p->config_url.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(p->config_url.data, "%*s/.well-known/openid-configuration",
+                    len, p->issuer.data);
+
+        return NGX_OK;
+    }
+
+    return ngx_http_oidc_conf_url(cf, pc, &p->config_url,
+                                  pc->config_url_line, "config_url");
+}
+
+
+/* checked and resolved; messages point at the directive's line */
+
+static ngx_int_t
+ngx_http_oidc_conf_url(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc,
+    ngx_str_t *url, ngx_uint_t line, const char *directive)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  saved;
+
+    saved = cf->conf_file->line;
+    cf->conf_file->line = line;
+
+    rc = ngx_http_oidc_http_conf_url(cf, &pc->provider, url, directive);
+
+    cf->conf_file->line = saved;
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_oidc_conf_audiences(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
+{
+    ngx_str_t                 *aud;
+    ngx_http_oidc_provider_t  *p;
+
+    p = &pc->provider;
+
+    if (pc->audience_off || p->audiences != NULL) {
+        return NGX_OK;
+    }
+
+    /* an unset audience is never "any audience": that takes "off" */
+    if (p->client_id.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oidc_provider \"%V\": set \"audience\" (or "
+                           "\"client_id\", its default), or \"audience off\" "
+                           "to accept tokens for any audience", &p->name);
+        return NGX_ERROR;
+    }
+
+    p->audiences = ngx_array_create(cf->pool, 1, sizeof(ngx_str_t));
+    if (p->audiences == NULL) {
+        return NGX_ERROR;
+    }
+
+    aud = ngx_array_push(p->audiences);
+    if (aud == NULL) {
+        return NGX_ERROR;
+    }
+
+    *aud = p->client_id;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oidc_conf_algorithms(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc)
+{
+    ngx_uint_t                 hmac;
+    ngx_http_oidc_provider_t  *p;
+
+    p = &pc->provider;
+    hmac = (pc->hmac_secret_file.len != 0);
+
+    if (p->algorithms == 0) {
+        /* HS* only with a configured secret */
+        p->algorithms = NGX_OIDC_ALG_ASYMMETRIC
+                        | (hmac ? NGX_OIDC_ALG_HMAC : 0);
+        return NGX_OK;
+    }
+
+    if ((p->algorithms & NGX_OIDC_ALG_HMAC) && !hmac) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oidc_provider \"%V\": \"algorithms\" lists an "
+                           "HS* algorithm, which needs \"hmac_secret_file\"",
+                           &p->name);
+        return NGX_ERROR;
+    }
+
+    if (hmac && !(p->algorithms & NGX_OIDC_ALG_HMAC)) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "oidc_provider \"%V\": \"hmac_secret_file\" is "
+                           "unused: \"algorithms\" lists no HS* algorithm",
+                           &p->name);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oidc_conf_client_secret(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc)
+{
+    ngx_str_t                  s;
+    ngx_http_oidc_provider_t  *p;
+
+    p = &pc->provider;
+
+    if (pc->client_secret_file.len == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_oidc_conf_read_file(cf, &pc->client_secret_file,
+                                     NGX_HTTP_OIDC_SECRET_FILE_MAX,
+                                     "client_secret_file", &s)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (s.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oidc_provider \"%V\": \"client_secret_file\" "
+                           "\"%V\" is empty", &p->name,
+                           &pc->client_secret_file);
+        return NGX_ERROR;
+    }
+
+    p->client_secret.data = ngx_pnalloc(cf->pool, s.len);
+    if (p->client_secret.data == NULL) {
+        ngx_explicit_memzero(s.data, s.len);
+        return NGX_ERROR;
+    }
+
+    p->client_secret.len = s.len;
+    ngx_memcpy(p->client_secret.data, s.data, s.len);
+
+    ngx_explicit_memzero(s.data, s.len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oidc_conf_keys(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
+{
+    size_t                     skipped;
+    ngx_str_t                  s;
+    ngx_oidc_err_t             err;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_oidc_provider_t  *p;
+
+    p = &pc->provider;
+
+    if (p->jwks_file.len) {
+        if (ngx_http_oidc_conf_read_file(cf, &p->jwks_file,
+                                         NGX_HTTP_OIDC_JWKS_FILE_MAX,
+                                         "jwks_file", &s)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        skipped = 0;
+        ngx_memzero(&err, sizeof(ngx_oidc_err_t));
+
+        p->static_jwks = ngx_oidc_jwks_parse(s.data, s.len, s.len, &skipped,
+                                             &err);
+        if (p->static_jwks == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "oidc_provider \"%V\": \"jwks_file\" \"%V\": "
+                               "%s%s%s", &p->name, &p->jwks_file,
+                               err.reason ? err.reason : "unusable",
+                               err.detail[0] ? ", " : "", err.detail);
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_oidc_conf_jwks_cleanup;
+        cln->data = p->static_jwks;
+
+        if (skipped) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "oidc_provider \"%V\": \"jwks_file\" \"%V\": "
+                               "%uz keys skipped (last: %s%s%s)", &p->name,
+                               &p->jwks_file, skipped,
+                               err.reason ? err.reason : "unusable",
+                               err.detail[0] ? ", " : "", err.detail);
+        }
+    }
+
+    return ngx_http_oidc_conf_hmac(cf, pc);
+}
+
+
+static ngx_int_t
+ngx_http_oidc_conf_hmac(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
+{
+    int                        rc;
+    ngx_str_t                  s;
+    ngx_oidc_err_t             err;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_oidc_provider_t  *p;
+
+    p = &pc->provider;
+
+    if (pc->hmac_secret_file.len == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_oidc_conf_read_file(cf, &pc->hmac_secret_file,
+                                     NGX_HTTP_OIDC_SECRET_FILE_MAX,
+                                     "hmac_secret_file", &s)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (p->static_jwks == NULL) {
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            goto failed;
+        }
+
+        p->static_jwks = ngx_oidc_jwks_create();
+        if (p->static_jwks == NULL) {
+            goto failed;
+        }
+
+        cln->handler = ngx_http_oidc_conf_jwks_cleanup;
+        cln->data = p->static_jwks;
+    }
+
+    ngx_memzero(&err, sizeof(ngx_oidc_err_t));
+
+    rc = ngx_oidc_jwks_add_secret(p->static_jwks, s.data, s.len, NULL, &err);
+
+    ngx_explicit_memzero(s.data, s.len);
+
+    if (rc != NGX_OIDC_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oidc_provider \"%V\": \"hmac_secret_file\" "
+                           "\"%V\": %s%s%s", &p->name, &pc->hmac_secret_file,
+                           err.reason ? err.reason : "not usable",
+                           err.detail[0] ? ", " : "", err.detail);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+
+failed:
+
+    ngx_explicit_memzero(s.data, s.len);
+
+    return NGX_ERROR;
+}
+
+
+/* a whole small file into cf->temp_pool, trailing CR and LF stripped */
+
+static ngx_int_t
+ngx_http_oidc_conf_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t max,
+    const char *directive, ngx_str_t *out)
+{
+    off_t            size;
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_file_info_t  fi;
+
+    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"%s\": " ngx_open_file_n " \"%V\" failed",
+                           directive, name);
+        return NGX_ERROR;
+    }
+
+    size = (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) ? -1 : ngx_file_size(&fi);
+
+    if (size < 0 || size > (off_t) max) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, (size < 0) ? ngx_errno : 0,
+                           "\"%s\": \"%V\" %s", directive, name,
+                           (size < 0) ? ngx_fd_info_n " failed"
+                                      : "is too large");
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    out->data = ngx_pnalloc(cf->temp_pool, (size_t) size + 1);
+    n = out->data ? ngx_read_fd(fd, out->data, (size_t) size) : -1;
+
+    ngx_close_file(fd);
+
+    if (n != (ssize_t) size) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, (n == -1) ? ngx_errno : 0,
+                           "\"%s\": " ngx_read_fd_n " \"%V\" failed",
+                           directive, name);
+
+        if (out->data) {
+            ngx_explicit_memzero(out->data, (size_t) size);
+        }
+
+        return NGX_ERROR;
+    }
+
+    out->len = (size_t) size;
+
+    while (out->len
+           && (out->data[out->len - 1] == LF || out->data[out->len - 1] == CR))
+    {
+        out->len--;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The zone name carries a hash of where the keys come from, so that a
+ * reload which changes the issuer never reuses the old provider's keys.
+ */
+
+static ngx_int_t
+ngx_http_oidc_conf_zone(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
+{
+    uint32_t                   crc;
+    ngx_str_t                  name;
+    ngx_shm_zone_t            *zone;
+    ngx_http_oidc_provider_t  *p;
+
+    p = &pc->provider;
+
+    ngx_crc32_init(crc);
+    ngx_crc32_update(&crc, p->issuer.data, p->issuer.len);
+    ngx_crc32_update(&crc, (u_char *) "\n", 1);
+    ngx_crc32_update(&crc, p->config_url.data, p->config_url.len);
+    ngx_crc32_final(crc);
+
+    name.len = sizeof("oidc_provider__00000000") - 1 + p->name.len;
+    name.data = ngx_pnalloc(cf->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(name.data, "oidc_provider_%V_%08xD", &p->name, crc);
+
+    zone = ngx_shared_memory_add(cf, &name, pc->zone_size,
+                                 &ngx_http_oidc_module);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "oidc_provider \"%V\": zone \"%V\" is already used",
+                           &p->name, &name);
+        return NGX_ERROR;
+    }
+
+    zone->init = ngx_http_oidc_provider_init_zone;
+    zone->data = p;
+
+    p->shm_zone = zone;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_oidc_conf_jwks_cleanup(void *data)
+{
+    ngx_oidc_jwks_free(data);
+}
+
+
+static char *
+ngx_http_oidc_conf_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oidc_provider_conf_t *pc = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_str_slot(cf, cmd, conf);
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (cmd->offset == ngx_http_oidc_provider_offset(issuer)) {
+        pc->issuer_line = cf->conf_file->line;
+
+    } else {
+        pc->config_url_line = cf->conf_file->line;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oidc_conf_set_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oidc_provider_conf_t *pc = conf;
+
+    u_char      *p;
+    size_t       len;
+    ngx_str_t   *value;
+    ngx_uint_t   i, openid;
+
+    if (pc->provider.scope.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    len = sizeof("openid") - 1;
+    openid = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        len += 1 + value[i].len;
+
+        if (value[i].len == 6 && ngx_strncmp(value[i].data, "openid", 6) == 0)
+        {
+            openid = 1;
+        }
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    pc->provider.scope.data = p;
+
+    /* OpenID Connect requests always carry "openid" */
+    if (!openid) {
+        p = ngx_cpymem(p, "openid", 6);
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (p != pc->provider.scope.data) {
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, value[i].data, value[i].len);
+    }
+
+    pc->provider.scope.len = p - pc->provider.scope.data;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oidc_conf_set_audience(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oidc_provider_conf_t *pc = conf;
+
+    ngx_str_t  *value, *aud;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (pc->audience_off || pc->provider.audiences) {
+            return "\"off\" cannot be combined with other values";
+        }
+
+        pc->audience_off = 1;
+        return NGX_CONF_OK;
+    }
+
+    if (pc->audience_off) {
+        return "\"off\" cannot be combined with other values";
+    }
+
+    if (value[1].len == 0) {
+        return "is empty";
+    }
+
+    if (pc->provider.audiences == NULL) {
+        pc->provider.audiences = ngx_array_create(cf->pool, 2,
+                                                  sizeof(ngx_str_t));
+        if (pc->provider.audiences == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    aud = ngx_array_push(pc->provider.audiences);
+    if (aud == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *aud = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oidc_conf_set_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oidc_provider_conf_t *pc = conf;
+
+    unsigned     alg;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (pc->provider.algorithms) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        alg = ngx_oidc_alg_from_name(value[i].data, value[i].len);
+
+        if (alg != 0) {
+            pc->provider.algorithms |= alg;
+            continue;
+        }
+
+        if (value[i].len == 4 && ngx_strncasecmp(value[i].data,
+                                                 (u_char *) "none", 4) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"algorithms\": \"none\" is never accepted: "
+                               "unsigned tokens would pass");
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"algorithms\": unknown algorithm \"%V\"",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oidc_conf_set_sec_off(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    time_t     *tp;
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") != 0) {
+        return ngx_conf_set_sec_slot(cf, cmd, conf);
+    }
+
+    tp = (time_t *) ((char *) conf + cmd->offset);
+
+    if (*tp != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    *tp = 0;
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,265 @@
+
+/*
+ * Copyright (C) ngx_http_oidc_module developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oidc.h"
+
+
+static ngx_int_t ngx_http_oidc_authorize(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx);
+static ngx_int_t ngx_http_oidc_challenge(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx,
+    ngx_int_t status);
+static u_char *ngx_http_oidc_quote(u_char *p, ngx_str_t *s);
+static u_char *ngx_http_oidc_escape(u_char *p, ngx_str_t *s);
+static void ngx_http_oidc_ctx_cleanup(void *data);
+
+
+ngx_int_t
+ngx_http_oidc_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_oidc_ctx_t       *ctx;
+    ngx_http_oidc_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oidc_module);
+
+    if (!olcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oidc_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_oidc_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_http_oidc_ctx_cleanup;
+        cln->data = ctx;
+
+        ngx_http_set_ctx(r, ctx, ngx_http_oidc_module);
+    }
+
+    if (ctx->state == NGX_HTTP_OIDC_DONE) {
+        return ctx->verdict;
+    }
+
+    rc = ngx_http_oidc_bearer_authenticate(r, olcf, ctx);
+
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_oidc_authorize(r, olcf, ctx);
+    }
+
+    if (rc == NGX_HTTP_UNAUTHORIZED || rc == NGX_HTTP_FORBIDDEN) {
+        rc = ngx_http_oidc_challenge(r, olcf, ctx, rc);
+    }
+
+    ctx->state = NGX_HTTP_OIDC_DONE;
+    ctx->verdict = rc;
+
+    return rc;
+}
+
+
+/* what the location requires of an authenticated token */
+
+static ngx_int_t
+ngx_http_oidc_authorize(ngx_http_request_t *r, ngx_http_oidc_loc_conf_t *olcf,
+    ngx_http_oidc_ctx_t *ctx)
+{
+    json_t                    *claims;
+    ngx_str_t                  val, *scope;
+    ngx_uint_t                 i;
+    ngx_http_complex_value_t  *cv;
+
+    if (olcf->scopes != NULL) {
+        claims = ngx_http_oidc_claims(r);
+        if (claims == NULL) {
+            return NGX_ERROR;
+        }
+
+        scope = olcf->scopes->elts;
+
+        for (i = 0; i < olcf->scopes->nelts; i++) {
+            if (!ngx_oidc_claims_has_scope(claims, scope[i].data,
+                                           scope[i].len))
+            {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "oidc: token lacks scope \"%V\"", &scope[i]);
+                ctx->error = "insufficient_scope";
+                return NGX_HTTP_FORBIDDEN;
+            }
+        }
+    }
+
+    if (olcf->require != NULL) {
+        cv = olcf->require->elts;
+
+        for (i = 0; i < olcf->require->nelts; i++) {
+            if (ngx_http_complex_value(r, &cv[i], &val) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            if (val.len == 0 || (val.len == 1 && val.data[0] == '0')) {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "oidc: auth_oidc_require \"%V\" not met",
+                              &cv[i].value);
+                ctx->error = (olcf->require_status == NGX_HTTP_UNAUTHORIZED)
+                             ? "invalid_token" : NULL;
+                return olcf->require_status;
+            }
+        }
+    }
+
+    if (ngx_http_oidc_headers_apply(r, olcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * RFC 6750 section 3: WWW-Authenticate: Bearer realm="...",
+ * error="...", scope="..."; 403 without an error code has no challenge
+ */
+
+static ngx_int_t
+ngx_http_oidc_challenge(ngx_http_request_t *r, ngx_http_oidc_loc_conf_t *olcf,
+    ngx_http_oidc_ctx_t *ctx, ngx_int_t status)
+{
+    size_t            len;
+    u_char           *p;
+    ngx_str_t        *scope, err;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    if (status == NGX_HTTP_FORBIDDEN && ctx->error == NULL) {
+        return status;
+    }
+
+    scope = NULL;
+
+    len = sizeof("Bearer realm=\"\"") - 1 + 2 * olcf->realm.len;
+
+    if (ctx->error != NULL) {
+        len += sizeof(", error=\"\"") - 1 + ngx_strlen(ctx->error);
+    }
+
+    if (status == NGX_HTTP_FORBIDDEN && olcf->scopes != NULL) {
+        scope = olcf->scopes->elts;
+        len += sizeof(", scope=\"\"") - 1;
+
+        for (i = 0; i < olcf->scopes->nelts; i++) {
+            len += 2 * scope[i].len + 1;
+        }
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+    h->value.data = p;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    p = ngx_cpymem(p, "Bearer realm=", sizeof("Bearer realm=") - 1);
+    p = ngx_http_oidc_quote(p, &olcf->realm);
+
+    if (ctx->error != NULL) {
+        err.data = (u_char *) ctx->error;
+        err.len = ngx_strlen(ctx->error);
+
+        p = ngx_cpymem(p, ", error=", sizeof(", error=") - 1);
+        p = ngx_http_oidc_quote(p, &err);
+    }
+
+    if (status == NGX_HTTP_FORBIDDEN && olcf->scopes != NULL) {
+        p = ngx_cpymem(p, ", scope=\"", sizeof(", scope=\"") - 1);
+
+        for (i = 0; i < olcf->scopes->nelts; i++) {
+            if (i > 0) {
+                *p++ = ' ';
+            }
+
+            p = ngx_http_oidc_escape(p, &scope[i]);
+        }
+
+        *p++ = '"';
+    }
+
+    h->value.len = p - h->value.data;
+
+    r->headers_out.www_authenticate = h;
+
+    return status;
+}
+
+
+/* a quoted-string: '"' and '\' escaped */
+
+static u_char *
+ngx_http_oidc_quote(u_char *p, ngx_str_t *s)
+{
+    *p++ = '"';
+    p = ngx_http_oidc_escape(p, s);
+    *p++ = '"';
+
+    return p;
+}
+
+
+static u_char *
+ngx_http_oidc_escape(u_char *p, ngx_str_t *s)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] == '"' || s->data[i] == '\\') {
+            *p++ = '\\';
+        }
+
+        *p++ = s->data[i];
+    }
+
+    return p;
+}
+
+
+static void
+ngx_http_oidc_ctx_cleanup(void *data)
+{
+    ngx_http_oidc_ctx_t  *ctx = data;
+
+    if (ctx->claims != NULL) {
+        json_decref(ctx->claims);
+        ctx->claims = NULL;
+    }
+}

@@ -1,0 +1,205 @@
+#!/usr/bin/env node
+// The local OpenID Provider: the real `oidc-provider` npm package, configured
+// for the module's tests and for ./scripts/run. Standalone only; configured
+// through the environment:
+//
+//   OP_PORT            listen port (default 9000), always on 127.0.0.1
+//   OP_HOST            host name used in the issuer (default 127.0.0.1)
+//   OP_ISSUER          full issuer URL (overrides scheme/host/port above)
+//   OP_KEYS_FILE       private JWKS ({"keys":[...]}) to sign with; default:
+//                      fresh RS256 (kid rs1) + ES256 (kid es1) keys per start
+//   OP_TLS_CERT/_KEY   PEM files: serve https (the issuer becomes https://)
+//   OP_RP_ORIGIN       origin of the gateway (default http://127.0.0.1:8080)
+//   OP_REDIRECT_URIS   comma list of the gateway's redirect URIs
+//                      (default $OP_RP_ORIGIN/callback)
+//   OP_POST_LOGOUT_REDIRECT_URIS  comma list (default $OP_RP_ORIGIN/logged-out)
+//   OP_BACKCHANNEL_LOGOUT_URI     (default none)
+//   OP_AT_ALG          JWS alg of access tokens for urn:gateway:api (RS256)
+//   OP_AT_TTL          access token lifetime in seconds (default 300)
+//   OP_RESOURCES       JSON object merged over the default resource servers:
+//                      {"urn:x": {"alg": "ES256", "scope": "api:read",
+//                                 "format": "jwt"|"opaque", "ttl": 60}}
+//   OP_EXTRA_CLAIMS    JSON object: extra claims for client_credentials tokens
+//                      (default: the Auth0-style claims below)
+//   OP_EXTRA_CLAIMS_PARAM  "0" disables the test-only token endpoint
+//                      parameter `extra_claims` (a JSON object merged into
+//                      the token's extra claims; standard claims always win)
+//
+// Prints one line "op ready <issuer>" on stdout once listening.
+
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import crypto from 'node:crypto';
+import Provider, { errors } from 'oidc-provider';
+import { generateKeyPair, exportJWK } from 'jose';
+import { CLIENTS } from './clients.mjs';
+
+const env = process.env;
+const PORT = Number(env.OP_PORT || 9000);
+const TLS = Boolean(env.OP_TLS_CERT && env.OP_TLS_KEY);
+const ISSUER = env.OP_ISSUER
+  || `${TLS ? 'https' : 'http'}://${env.OP_HOST || '127.0.0.1'}:${PORT}`;
+const RP = env.OP_RP_ORIGIN || 'http://127.0.0.1:8080';
+const list = (v, dflt) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : dflt);
+const json = (name, dflt) => {
+  if (!env[name]) return dflt;
+  try { return JSON.parse(env[name]); } catch (e) {
+    throw new Error(`${name} is not valid JSON: ${e.message}`);
+  }
+};
+
+
+async function loadKeys() {
+  if (env.OP_KEYS_FILE) {
+    const jwks = JSON.parse(fs.readFileSync(env.OP_KEYS_FILE, 'utf8'));
+    if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) {
+      throw new Error(`${env.OP_KEYS_FILE}: no "keys" array`);
+    }
+    return jwks;
+  }
+  const rs = await generateKeyPair('RS256', { extractable: true });
+  const es = await generateKeyPair('ES256', { extractable: true });
+  return {
+    keys: [
+      { ...(await exportJWK(rs.privateKey)), kid: 'rs1', alg: 'RS256', use: 'sig' },
+      { ...(await exportJWK(es.privateKey)), kid: 'es1', alg: 'ES256', use: 'sig' },
+    ],
+  };
+}
+
+const AT_TTL = Number(env.OP_AT_TTL || 300);
+
+// Resource servers (RFC 8707 resource indicators). JWT access tokens need one.
+const RESOURCES = {
+  'urn:gateway:api': { alg: env.OP_AT_ALG || 'RS256', scope: 'api:read api:write', format: 'jwt' },
+  'urn:gateway:es256': { alg: 'ES256', scope: 'api:read api:write', format: 'jwt' },
+  'urn:gateway:other': { alg: 'RS256', scope: 'api:read api:write', format: 'jwt' },
+  'urn:gateway:opaque': { scope: 'api:read api:write', format: 'opaque' },
+  ...json('OP_RESOURCES', {}),
+};
+
+const CC_CLAIMS = json('OP_EXTRA_CLAIMS', {
+  'http://lifen.fr/userInfo': {
+    uuid: '6f1c2a0e-4b7d-4e8a-9c3b-2d5e7f9a1b3c',
+    currentWorkspaceId: 'ws-0042',
+    roles: ['doctor', 'admin'],
+  },
+  email: 'api-client@example.test',
+});
+
+function uuidFor(s) {
+  const h = crypto.createHash('sha256').update(s).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+const jwks = await loadKeys();
+const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'api:read', 'api:write'];
+
+const provider = new Provider(ISSUER, {
+  jwks,
+  cookies: { keys: ['test-cookie-key-0123456789abcdef'] },
+  clients: [
+    {
+      client_id: 'gateway',
+      client_secret: CLIENTS.gateway,
+      redirect_uris: list(env.OP_REDIRECT_URIS, [`${RP}/callback`]),
+      post_logout_redirect_uris: list(env.OP_POST_LOGOUT_REDIRECT_URIS, [`${RP}/logged-out`]),
+      grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+      response_types: ['code'],
+      scope: SCOPES.join(' '),
+      token_endpoint_auth_method: 'client_secret_basic',
+      ...(env.OP_BACKCHANNEL_LOGOUT_URI ? {
+        backchannel_logout_uri: env.OP_BACKCHANNEL_LOGOUT_URI,
+        backchannel_logout_session_required: true,
+      } : {}),
+    },
+    {
+      client_id: 'api-client',
+      client_secret: CLIENTS['api-client'],
+      redirect_uris: [],
+      grant_types: ['client_credentials'],
+      response_types: [],
+      scope: 'api:read api:write',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+  ],
+  pkce: { required: () => true },
+  scopes: SCOPES,
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+  findAccount: async (ctx, sub) => ({
+    accountId: sub,
+    claims: async () => ({ sub, email: `${sub}@example.test`, email_verified: true, name: `User ${sub}` }),
+  }),
+  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  extraTokenClaims: async (ctx, token) => {
+    let extra;
+    if (token.kind === 'ClientCredentials') {
+      extra = structuredClone(CC_CLAIMS);
+    } else if (token.kind === 'AccessToken' && token.accountId) {
+      extra = {
+        'http://lifen.fr/userInfo': {
+          uuid: uuidFor(token.accountId), currentWorkspaceId: 'ws-0001', roles: ['doctor'],
+        },
+        email: `${token.accountId}@example.test`,
+      };
+    }
+    const raw = env.OP_EXTRA_CLAIMS_PARAM !== '0' && ctx?.oidc?.body?.extra_claims;
+    if (raw) {
+      const add = JSON.parse(raw);
+      extra = { ...(extra || {}), ...add };
+    }
+    return extra;
+  },
+  features: {
+    devInteractions: { enabled: true },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true, allowedPolicy: async (ctx, client) => client.clientAuthMethod !== 'none' },
+    revocation: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async (ctx, client, oneOf) => oneOf || env.OP_DEFAULT_RESOURCE || undefined,
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async (ctx, resource) => {
+        const rs = RESOURCES[resource];
+        if (!rs) throw new errors.InvalidTarget();
+        const info = {
+          scope: rs.scope || 'api:read api:write',
+          audience: rs.audience || resource,
+          accessTokenTTL: rs.ttl || AT_TTL,
+          accessTokenFormat: rs.format || 'jwt',
+        };
+        if (info.accessTokenFormat === 'jwt') info.jwt = { sign: { alg: rs.alg || 'RS256' } };
+        return info;
+      },
+    },
+  },
+  // REQUIRED on loopback: v9's SSRF guard drops outbound sockets to 127/8
+  // (back-channel logout to the gateway would fail).
+  fetch: (url, options) => { delete options.dispatcher; return globalThis.fetch(url, options); },
+  ttl: {
+    AccessToken: AT_TTL, ClientCredentials: AT_TTL, IdToken: 300, RefreshToken: 3600,
+    Interaction: 600, Session: 3600, Grant: 3600, AuthorizationCode: 60,
+  },
+});
+
+provider.on('server_error', (ctx, err) => { console.error('op server_error:', err); });
+
+const server = TLS
+  ? https.createServer({ cert: fs.readFileSync(env.OP_TLS_CERT), key: fs.readFileSync(env.OP_TLS_KEY) },
+    provider.callback())
+  : http.createServer(provider.callback());
+
+server.listen(PORT, '127.0.0.1', () => {
+  console.log(`op ready ${ISSUER}`);
+});
+
+const shutdown = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections?.();
+  setTimeout(() => process.exit(0), 1000).unref();
+};
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
