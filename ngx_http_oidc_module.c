@@ -350,6 +350,8 @@ ngx_http_oidc_exit_process(ngx_cycle_t *cycle)
     for (i = 0; i < omcf->providers.nelts; i++) {
         ngx_http_oidc_provider_exit_process(cycle, pp[i]);
     }
+
+    ngx_http_oidc_worker_cache_free();
 }
 
 

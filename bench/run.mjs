@@ -134,6 +134,8 @@ http {
     server {
         listen 127.0.0.1:${ports.bare};
         location / {
+            # a location's proxy_set_header replaces the inherited ones
+            proxy_set_header Connection "";
             proxy_set_header X-User "bench";
             proxy_set_header X-Workspace "ws-0042";
             proxy_pass http://upstream;
@@ -168,6 +170,13 @@ const workerPid = () => {
   return Number(kids.split('\n').find((l) => l.includes('worker')).trim().split(/\s+/)[0]);
 };
 const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+// --serve: keep the gateway up for profiling (perf record -p <worker>)
+if (process.argv.includes('--serve')) {
+  fs.writeFileSync(path.join(dir, 'token.txt'), token);
+  console.log(JSON.stringify({ dir, ports, worker: workerPid() }));
+  await new Promise(() => {});
+}
 
 // warm up: connections, keys, cache
 for (const p of [ports.bare, ports.repeated, ports.nocache]) wrk(p, { seconds: 1 });

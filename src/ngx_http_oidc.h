@@ -138,9 +138,6 @@ typedef struct {
     const char                   *error;            /* RFC 6750 code */
     ngx_str_t                     token;
     json_t                       *claims;           /* verified payload */
-    ngx_str_t                     claims_json;      /* from the cache */
-    unsigned                      from_cache:1;
-    unsigned                      refetched:1;
 } ngx_http_oidc_ctx_t;
 
 
@@ -232,6 +229,13 @@ ngx_int_t ngx_http_oidc_shm_get(ngx_shm_zone_t *zone, ngx_str_t *key,
 ngx_int_t ngx_http_oidc_shm_set(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_str_t *value, time_t expires, ngx_log_t *log);
 void ngx_http_oidc_shm_delete(ngx_shm_zone_t *zone, ngx_str_t *key);
+
+/* ngx_http_oidc_worker_cache.c: parsed claims of tokens, per worker */
+json_t *ngx_http_oidc_worker_cache_get(ngx_http_oidc_provider_t *p,
+    ngx_str_t *token);
+void ngx_http_oidc_worker_cache_put(ngx_http_oidc_provider_t *p,
+    ngx_str_t *token, json_t *claims, time_t expires, ngx_log_t *log);
+void ngx_http_oidc_worker_cache_free(void);
 
 /* ngx_http_oidc_bearer.c */
 ngx_int_t ngx_http_oidc_bearer_token(ngx_http_request_t *r,

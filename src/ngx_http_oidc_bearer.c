@@ -18,8 +18,31 @@ static ngx_int_t ngx_http_oidc_bearer_cache_key(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx,
     ngx_oidc_jws_t *jws);
+static ngx_int_t ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key);
+static time_t ngx_http_oidc_bearer_expires(ngx_http_request_t *r,
+    json_t *claims);
 static void ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
-    ngx_http_oidc_ctx_t *ctx, ngx_str_t *key);
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key);
+
+
+/* RFC 6750 b64token: ALPHA DIGIT "-" "." "_" "~" "+" "/" and "=" */
+static const u_char  ngx_http_oidc_b64token[256] = {
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['+'] = 1, ['/'] = 1,
+    ['='] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1
+};
 
 
 /*
@@ -60,9 +83,7 @@ ngx_http_oidc_bearer_token(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     token->data = s;
 
     for ( /* void */ ; s < last; s++) {
-        if (ngx_http_oidc_isalnum(*s) || *s == '-' || *s == '.' || *s == '_'
-            || *s == '~' || *s == '+' || *s == '/' || *s == '=')
-        {
+        if (ngx_http_oidc_b64token[*s]) {
             continue;
         }
 
@@ -94,15 +115,13 @@ ngx_int_t
 ngx_http_oidc_bearer_authenticate(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx)
 {
-    ngx_int_t                   rc;
-    ngx_str_t                   key;
-    ngx_oidc_jws_t              jws;
-    ngx_oidc_err_t              err;
-    ngx_http_oidc_provider_t   *p;
-    ngx_http_oidc_main_conf_t  *omcf;
+    ngx_int_t                  rc;
+    ngx_str_t                  key;
+    ngx_oidc_jws_t             jws;
+    ngx_oidc_err_t             err;
+    ngx_http_oidc_provider_t  *p;
 
     p = olcf->provider;
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
 
     if (ctx->state == NGX_HTTP_OIDC_START) {
         rc = ngx_http_oidc_bearer_token(r, p, &ctx->token);
@@ -118,24 +137,11 @@ ngx_http_oidc_bearer_authenticate(ngx_http_request_t *r,
 
     ngx_str_null(&key);
 
-    if (olcf->token_cache && omcf->token_cache != NULL) {
-        if (ngx_http_oidc_bearer_cache_key(r, p, &ctx->token, &key)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+    if (olcf->token_cache) {
+        rc = ngx_http_oidc_bearer_cache_lookup(r, p, ctx, &key);
 
-        rc = ngx_http_oidc_shm_get(omcf->token_cache, &key, r->pool,
-                                   &ctx->claims_json);
-        if (rc == NGX_OK) {
-            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "oidc: bearer token found in cache");
-            ctx->from_cache = 1;
-            return NGX_OK;
-        }
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
+        if (rc != NGX_DECLINED) {
+            return rc;
         }
     }
 
@@ -156,8 +162,8 @@ ngx_http_oidc_bearer_authenticate(ngx_http_request_t *r,
 
     rc = ngx_http_oidc_bearer_verify(r, olcf, ctx, &jws);
 
-    if (rc == NGX_OK && key.len) {
-        ngx_http_oidc_bearer_cache_store(r, ctx, &key);
+    if (rc == NGX_OK && olcf->token_cache) {
+        ngx_http_oidc_bearer_cache_store(r, p, ctx, &key);
     }
 
     ngx_oidc_jws_free(&jws);
@@ -312,30 +318,110 @@ failed:
 }
 
 
-static void
-ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
-    ngx_http_oidc_ctx_t *ctx, ngx_str_t *key)
+/*
+ * The worker's cache first (parsed claims, no hashing), then the shared
+ * one (claims as JSON, parsed once here and kept in the worker's cache).
+ * NGX_OK: ctx->claims set; NGX_DECLINED: not cached, *key set when the
+ * shared cache is in use; NGX_ERROR.
+ */
+
+static ngx_int_t
+ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key)
 {
-    char                       *json;
-    time_t                      exp, expires, now;
-    ngx_str_t                   value;
+    json_t                     *claims;
+    ngx_int_t                   rc;
+    ngx_str_t                   json;
+    ngx_oidc_err_t              err;
+    ngx_http_oidc_main_conf_t  *omcf;
+
+    claims = ngx_http_oidc_worker_cache_get(p, &ctx->token);
+
+    if (claims != NULL) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "oidc: bearer token found in cache (worker)");
+        ctx->claims = json_incref(claims);
+        return NGX_OK;
+    }
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
+
+    if (omcf->token_cache == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_oidc_bearer_cache_key(r, p, &ctx->token, key) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_oidc_shm_get(omcf->token_cache, key, r->pool, &json);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    claims = ngx_oidc_json_parse(json.data, json.len, json.len, &err);
+
+    if (claims == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "oidc: cached claims unreadable: %s", err.reason);
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oidc: bearer token found in cache (shared)");
+
+    ctx->claims = claims;
+
+    ngx_http_oidc_worker_cache_put(p, &ctx->token, claims,
+                                   ngx_http_oidc_bearer_expires(r, claims),
+                                   r->connection->log);
+
+    return NGX_OK;
+}
+
+
+/* until the token's own expiry, at most the cache's max_ttl */
+
+static time_t
+ngx_http_oidc_bearer_expires(ngx_http_request_t *r, json_t *claims)
+{
+    time_t                      exp, expires;
     ngx_http_oidc_main_conf_t  *omcf;
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
 
-    if (ngx_oidc_json_get_time(ctx->claims, "exp", &exp) != NGX_OIDC_OK) {
+    if (ngx_oidc_json_get_time(claims, "exp", &exp) != NGX_OIDC_OK) {
+        return 0;
+    }
+
+    expires = ngx_time() + omcf->token_cache_max_ttl;
+
+    return (exp < expires) ? exp : expires;
+}
+
+
+static void
+ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key)
+{
+    char                       *json;
+    time_t                      expires;
+    ngx_str_t                   value;
+    ngx_http_oidc_main_conf_t  *omcf;
+
+    expires = ngx_http_oidc_bearer_expires(r, ctx->claims);
+
+    if (expires <= ngx_time()) {
         return;
     }
 
-    now = ngx_time();
-    expires = now + omcf->token_cache_max_ttl;
+    ngx_http_oidc_worker_cache_put(p, &ctx->token, ctx->claims, expires,
+                                   r->connection->log);
 
-    /* never beyond the token's own expiry */
-    if (exp < expires) {
-        expires = exp;
-    }
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
 
-    if (expires <= now) {
+    if (omcf->token_cache == NULL || key->len == 0) {
         return;
     }
 

@@ -57,32 +57,16 @@ ngx_http_oidc_add_variables(ngx_conf_t *cf)
 }
 
 
-/* the verified claims of this request, parsed from the cache if needed */
+/* the verified claims of this request */
 
 json_t *
 ngx_http_oidc_claims(ngx_http_request_t *r)
 {
-    ngx_oidc_err_t        err;
     ngx_http_oidc_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oidc_module);
 
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    if (ctx->claims == NULL && ctx->claims_json.len) {
-        ctx->claims = ngx_oidc_json_parse(ctx->claims_json.data,
-                                          ctx->claims_json.len,
-                                          ctx->claims_json.len, &err);
-        if (ctx->claims == NULL) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "oidc: cached claims unreadable: %s",
-                          err.reason);
-        }
-    }
-
-    return ctx->claims;
+    return (ctx != NULL) ? ctx->claims : NULL;
 }
 
 
