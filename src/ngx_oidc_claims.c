@@ -8,7 +8,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "ngx_oidc_b64.h"
 #include "ngx_oidc_json.h"
+#include "ngx_oidc_crypto.h"
 #include "ngx_oidc_claims.h"
 
 
@@ -38,6 +40,23 @@ static void ngx_oidc_claims_quote(char *dst, size_t size, const char *src,
     size_t len);
 static int ngx_oidc_claims_has_word(const char *list, size_t list_len,
     const unsigned char *word, size_t len);
+static void ngx_oidc_claims_base(ngx_oidc_claims_check_t *c,
+    const ngx_oidc_str_t *issuer, const ngx_oidc_str_t *client_id,
+    time_t now, time_t leeway, time_t max_age);
+static int ngx_oidc_claims_check_azp(json_t *payload,
+    const ngx_oidc_str_t *client_id, ngx_oidc_err_t *err);
+static int ngx_oidc_claims_check_iat_times(json_t *payload,
+    const ngx_oidc_claims_check_t *c, ngx_oidc_err_t *err);
+static int ngx_oidc_claims_str(json_t *payload, const char *name,
+    const char **value, size_t *len, ngx_oidc_err_t *err);
+static int ngx_oidc_claims_check_nonce(json_t *payload,
+    const ngx_oidc_str_t *nonce, ngx_oidc_err_t *err);
+static int ngx_oidc_claims_check_at_hash(json_t *payload,
+    const ngx_oidc_id_token_check_t *check, ngx_oidc_err_t *err);
+static int ngx_oidc_claims_check_events(json_t *payload,
+    ngx_oidc_err_t *err);
+static int ngx_oidc_claims_check_logout_subject(json_t *payload,
+    ngx_oidc_err_t *err);
 
 
 int
@@ -493,4 +512,367 @@ ngx_oidc_claims_has_word(const char *list, size_t list_len,
     }
 
     return 0;
+}
+
+
+/* a check struct for the shared iss/aud/time helpers */
+
+static void
+ngx_oidc_claims_base(ngx_oidc_claims_check_t *c, const ngx_oidc_str_t *issuer,
+    const ngx_oidc_str_t *client_id, time_t now, time_t leeway,
+    time_t max_age)
+{
+    memset(c, 0, sizeof(ngx_oidc_claims_check_t));
+
+    c->issuer = *issuer;
+    c->audiences = client_id;
+    c->naudiences = 1;
+    c->now = now;
+    c->leeway = leeway;
+    c->max_age = max_age;
+}
+
+
+int
+ngx_oidc_claims_check_id_token(json_t *payload,
+    const ngx_oidc_id_token_check_t *check, ngx_oidc_err_t *err)
+{
+    int                      rc;
+    const char              *sub;
+    size_t                   len;
+    ngx_oidc_claims_check_t  c;
+
+    if (check == NULL || check->issuer.len == 0 || check->issuer.data == NULL
+        || check->client_id.len == 0 || check->client_id.data == NULL
+        || (check->access_token.len > 0 && check->alg == 0))
+    {
+        ngx_oidc_err_set(err, "claims check not configured", NULL);
+        return NGX_OIDC_ERROR;
+    }
+
+    if (!json_is_object(payload)) {
+        ngx_oidc_err_set(err, "bad claim type", "payload is not an object");
+        return NGX_OIDC_DECLINED;
+    }
+
+    ngx_oidc_claims_base(&c, &check->issuer, &check->client_id, check->now,
+                         check->leeway, check->max_age);
+    c.require_exp = 1;
+
+    rc = ngx_oidc_claims_check_iss(payload, &c, err);
+
+    if (rc == NGX_OIDC_OK) {
+        rc = ngx_oidc_claims_check_aud(payload, &c, err);
+    }
+
+    if (rc == NGX_OIDC_OK) {
+        rc = ngx_oidc_claims_check_azp(payload, &check->client_id, err);
+    }
+
+    if (rc == NGX_OIDC_OK) {
+        rc = ngx_oidc_claims_check_iat_times(payload, &c, err);
+    }
+
+    if (rc != NGX_OIDC_OK) {
+        return rc;
+    }
+
+    rc = ngx_oidc_claims_str(payload, "sub", &sub, &len, err);
+
+    if (rc == NGX_OIDC_CLAIM_ABSENT) {
+        ngx_oidc_err_set(err, "sub missing", NULL);
+        return NGX_OIDC_DECLINED;
+    }
+
+    if (rc != NGX_OIDC_CLAIM_PRESENT) {
+        return rc;
+    }
+
+    rc = ngx_oidc_claims_check_nonce(payload, &check->nonce, err);
+    if (rc != NGX_OIDC_OK) {
+        return rc;
+    }
+
+    return ngx_oidc_claims_check_at_hash(payload, check, err);
+}
+
+
+/* OIDC Core 3.1.3.7 items 4 and 5 */
+
+static int
+ngx_oidc_claims_check_azp(json_t *payload, const ngx_oidc_str_t *client_id,
+    ngx_oidc_err_t *err)
+{
+    json_t  *v, *aud;
+
+    v = json_object_get(payload, "azp");
+
+    if (v == NULL) {
+        aud = json_object_get(payload, "aud");
+
+        if (json_is_array(aud) && json_array_size(aud) > 1) {
+            ngx_oidc_err_set(err, "azp missing", "%zu audiences",
+                             json_array_size(aud));
+            return NGX_OIDC_DECLINED;
+        }
+
+        return NGX_OIDC_OK;
+    }
+
+    if (!json_is_string(v)) {
+        ngx_oidc_err_set(err, "bad claim type", "azp is not a string");
+        return NGX_OIDC_DECLINED;
+    }
+
+    if (json_string_length(v) == client_id->len
+        && memcmp(json_string_value(v), client_id->data, client_id->len) == 0)
+    {
+        return NGX_OIDC_OK;
+    }
+
+    ngx_oidc_err_set(err, "azp mismatch", NULL);
+    ngx_oidc_claims_quote(err->detail, sizeof(err->detail),
+                          json_string_value(v), json_string_length(v));
+
+    return NGX_OIDC_DECLINED;
+}
+
+
+/* "iat" required, then exp/nbf/iat as for access tokens */
+
+static int
+ngx_oidc_claims_check_iat_times(json_t *payload,
+    const ngx_oidc_claims_check_t *c, ngx_oidc_err_t *err)
+{
+    if (json_object_get(payload, "iat") == NULL) {
+        ngx_oidc_err_set(err, "iat missing", NULL);
+        return NGX_OIDC_DECLINED;
+    }
+
+    return ngx_oidc_claims_check_times(payload, c, err);
+}
+
+
+/*
+ * A string claim: NGX_OIDC_CLAIM_ABSENT, NGX_OIDC_CLAIM_PRESENT (and a
+ * non-empty *value), or NGX_OIDC_DECLINED for another type or ""
+ */
+
+static int
+ngx_oidc_claims_str(json_t *payload, const char *name, const char **value,
+    size_t *len, ngx_oidc_err_t *err)
+{
+    json_t  *v;
+
+    v = json_object_get(payload, name);
+
+    if (v == NULL) {
+        return NGX_OIDC_CLAIM_ABSENT;
+    }
+
+    if (!json_is_string(v)) {
+        ngx_oidc_err_set(err, "bad claim type", "%s is not a string", name);
+        return NGX_OIDC_DECLINED;
+    }
+
+    if (json_string_length(v) == 0) {
+        ngx_oidc_err_set(err, "bad claim value", "%s is empty", name);
+        return NGX_OIDC_DECLINED;
+    }
+
+    *value = json_string_value(v);
+    *len = json_string_length(v);
+
+    return NGX_OIDC_CLAIM_PRESENT;
+}
+
+
+static int
+ngx_oidc_claims_check_nonce(json_t *payload, const ngx_oidc_str_t *nonce,
+    ngx_oidc_err_t *err)
+{
+    json_t  *v;
+
+    if (nonce->len == 0) {
+        return NGX_OIDC_OK;
+    }
+
+    v = json_object_get(payload, "nonce");
+
+    if (v == NULL) {
+        ngx_oidc_err_set(err, "nonce missing", NULL);
+        return NGX_OIDC_DECLINED;
+    }
+
+    if (!json_is_string(v)) {
+        ngx_oidc_err_set(err, "bad claim type", "nonce is not a string");
+        return NGX_OIDC_DECLINED;
+    }
+
+    /* the length is not secret: ours is fixed */
+    if (json_string_length(v) != nonce->len
+        || !ngx_oidc_ct_equal(json_string_value(v), nonce->data, nonce->len))
+    {
+        ngx_oidc_err_set(err, "nonce mismatch", NULL);
+        return NGX_OIDC_DECLINED;
+    }
+
+    return NGX_OIDC_OK;
+}
+
+
+static int
+ngx_oidc_claims_check_at_hash(json_t *payload,
+    const ngx_oidc_id_token_check_t *check, ngx_oidc_err_t *err)
+{
+    int      rc;
+    json_t  *v;
+
+    v = json_object_get(payload, "at_hash");
+
+    if (v == NULL || check->access_token.len == 0) {
+        return NGX_OIDC_OK;
+    }
+
+    if (!json_is_string(v)) {
+        ngx_oidc_err_set(err, "bad claim type", "at_hash is not a string");
+        return NGX_OIDC_DECLINED;
+    }
+
+    rc = ngx_oidc_token_hash_check(check->alg, check->access_token.data,
+                                   check->access_token.len,
+                                   (const unsigned char *)
+                                       json_string_value(v),
+                                   json_string_length(v), err);
+
+    if (rc == NGX_OIDC_DECLINED) {
+        ngx_oidc_err_set(err, "at_hash mismatch", NULL);
+    }
+
+    return rc;
+}
+
+
+int
+ngx_oidc_claims_check_logout_token(json_t *payload,
+    const ngx_oidc_logout_token_check_t *check, ngx_oidc_err_t *err)
+{
+    int                      rc;
+    size_t                   len;
+    const char              *jti;
+    ngx_oidc_claims_check_t  c;
+
+    if (check == NULL || check->issuer.len == 0 || check->issuer.data == NULL
+        || check->client_id.len == 0 || check->client_id.data == NULL)
+    {
+        ngx_oidc_err_set(err, "claims check not configured", NULL);
+        return NGX_OIDC_ERROR;
+    }
+
+    if (!json_is_object(payload)) {
+        ngx_oidc_err_set(err, "bad claim type", "payload is not an object");
+        return NGX_OIDC_DECLINED;
+    }
+
+    ngx_oidc_claims_base(&c, &check->issuer, &check->client_id, check->now,
+                         check->leeway, check->max_age);
+
+    rc = ngx_oidc_claims_check_iss(payload, &c, err);
+
+    if (rc == NGX_OIDC_OK) {
+        rc = ngx_oidc_claims_check_aud(payload, &c, err);
+    }
+
+    if (rc == NGX_OIDC_OK) {
+        rc = ngx_oidc_claims_check_iat_times(payload, &c, err);
+    }
+
+    if (rc != NGX_OIDC_OK) {
+        return rc;
+    }
+
+    rc = ngx_oidc_claims_str(payload, "jti", &jti, &len, err);
+
+    if (rc == NGX_OIDC_CLAIM_ABSENT) {
+        ngx_oidc_err_set(err, "jti missing", NULL);
+        return NGX_OIDC_DECLINED;
+    }
+
+    if (rc != NGX_OIDC_CLAIM_PRESENT) {
+        return rc;
+    }
+
+    rc = ngx_oidc_claims_check_events(payload, err);
+
+    if (rc == NGX_OIDC_OK) {
+        rc = ngx_oidc_claims_check_logout_subject(payload, err);
+    }
+
+    if (rc == NGX_OIDC_OK && json_object_get(payload, "nonce") != NULL) {
+        ngx_oidc_err_set(err, "nonce present", NULL);
+        rc = NGX_OIDC_DECLINED;
+    }
+
+    return rc;
+}
+
+
+static int
+ngx_oidc_claims_check_events(json_t *payload, ngx_oidc_err_t *err)
+{
+    json_t  *events, *v;
+
+    events = json_object_get(payload, "events");
+
+    if (events == NULL) {
+        ngx_oidc_err_set(err, "events missing", NULL);
+        return NGX_OIDC_DECLINED;
+    }
+
+    if (!json_is_object(events)) {
+        ngx_oidc_err_set(err, "bad claim type", "events is not an object");
+        return NGX_OIDC_DECLINED;
+    }
+
+    v = json_object_get(events, NGX_OIDC_BACKCHANNEL_LOGOUT_EVENT);
+
+    if (v == NULL) {
+        ngx_oidc_err_set(err, "backchannel logout event missing", NULL);
+        return NGX_OIDC_DECLINED;
+    }
+
+    /* 2.4: "the value ... MUST be a JSON object", usually {} */
+    if (!json_is_object(v)) {
+        ngx_oidc_err_set(err, "bad claim type",
+                         "backchannel logout event is not an object");
+        return NGX_OIDC_DECLINED;
+    }
+
+    return NGX_OIDC_OK;
+}
+
+
+static int
+ngx_oidc_claims_check_logout_subject(json_t *payload, ngx_oidc_err_t *err)
+{
+    int          sub, sid;
+    size_t       len;
+    const char  *v;
+
+    sub = ngx_oidc_claims_str(payload, "sub", &v, &len, err);
+    if (sub == NGX_OIDC_DECLINED) {
+        return NGX_OIDC_DECLINED;
+    }
+
+    sid = ngx_oidc_claims_str(payload, "sid", &v, &len, err);
+    if (sid == NGX_OIDC_DECLINED) {
+        return NGX_OIDC_DECLINED;
+    }
+
+    if (sub == NGX_OIDC_CLAIM_ABSENT && sid == NGX_OIDC_CLAIM_ABSENT) {
+        ngx_oidc_err_set(err, "sid and sub missing", NULL);
+        return NGX_OIDC_DECLINED;
+    }
+
+    return NGX_OIDC_OK;
 }

@@ -67,4 +67,87 @@ int ngx_oidc_claims_has_scope(json_t *payload, const unsigned char *scope,
     size_t len);
 
 
+/* the OpenID Connect ID token rules: OIDC Core 3.1.3.7 */
+typedef struct {
+    ngx_oidc_str_t         issuer;          /* required, exact match */
+    ngx_oidc_str_t         client_id;       /* required */
+    ngx_oidc_str_t         nonce;           /* expected; empty: unchecked */
+    ngx_oidc_str_t         access_token;    /* for at_hash; empty: none */
+    unsigned               alg;             /* the token's NGX_OIDC_ALG_* */
+    time_t                 now;
+    time_t                 leeway;          /* seconds, for exp/nbf/iat */
+    time_t                 max_age;         /* iat not older; 0: no limit */
+} ngx_oidc_id_token_check_t;
+
+
+/*
+ * Checks the claims of a verified ID token, in this order, stopping at
+ * the first failure (err->reason in parentheses):
+ *   "iss" equals the issuer byte for byte ("iss missing", "issuer
+ *     mismatch");
+ *   "aud", a string or an array of strings, contains client_id
+ *     ("audience missing", "audience mismatch");
+ *   "azp" is required when "aud" is an array of more than one element
+ *     ("azp missing") and, when present, must equal client_id ("azp
+ *     mismatch");
+ *   "iat" is present ("iat missing");
+ *   "exp" is present and now < exp + leeway ("exp missing", "token
+ *     expired"); "nbf", when present, now >= nbf - leeway ("token not
+ *     yet valid"); iat <= now + leeway ("iat in the future") and, with
+ *     max_age > 0, now <= iat + max_age + leeway ("token too old");
+ *   "sub" is a non-empty string ("sub missing");
+ *   with a non-empty expected nonce, "nonce" is present and equal, the
+ *     bytes compared in constant time ("nonce missing", "nonce
+ *     mismatch"); without one (refresh responses) it is not checked;
+ *   "at_hash", when present and an access_token is given, matches it
+ *     for "alg" (see ngx_oidc_token_hash(): EdDSA uses SHA-512)
+ *     ("at_hash mismatch"); an at_hash is not required, since the code
+ *     flow makes it optional.
+ * A claim of the wrong JSON type gives "bad claim type"; times beyond
+ * +-1e15 "bad claim value".
+ * Returns NGX_OIDC_OK, NGX_OIDC_DECLINED, or NGX_OIDC_ERROR when
+ * "check" is unusable: no issuer or client_id, or an access_token
+ * without an alg.
+ */
+int ngx_oidc_claims_check_id_token(json_t *payload,
+    const ngx_oidc_id_token_check_t *check, ngx_oidc_err_t *err);
+
+
+#define NGX_OIDC_BACKCHANNEL_LOGOUT_EVENT                                    \
+    "http://schemas.openid.net/event/backchannel-logout"
+
+
+typedef struct {
+    ngx_oidc_str_t         issuer;          /* required, exact match */
+    ngx_oidc_str_t         client_id;       /* required */
+    time_t                 now;
+    time_t                 leeway;
+    time_t                 max_age;         /* iat window; 0: no limit */
+} ngx_oidc_logout_token_check_t;
+
+
+/*
+ * Checks the claims of a verified Logout Token (OIDC Back-Channel
+ * Logout 1.0, 2.4 and 2.6), in this order:
+ *   "iss", "aud" as for ID tokens (same reasons);
+ *   "iat" is present ("iat missing"), not in the future beyond the
+ *     leeway, and with max_age > 0 not older than max_age + leeway
+ *     (set a short window, e.g. a few minutes: logout tokens are used
+ *     at once); "exp" is optional, but when present must not have
+ *     passed; "nbf" likewise;
+ *   "jti" is a non-empty string ("jti missing"; the caller should
+ *     refuse a jti it has already seen);
+ *   "events" is an object ("events missing") with the member
+ *     NGX_OIDC_BACKCHANNEL_LOGOUT_EVENT ("backchannel logout event
+ *     missing") whose value is an object;
+ *   "sid" or "sub" is present ("sid and sub missing"); each, when
+ *     present, a non-empty string;
+ *   "nonce" is absent ("nonce present": 2.4 forbids it, so that an ID
+ *     token can never pass for a logout token).
+ * Types and returns as for ngx_oidc_claims_check_id_token().
+ */
+int ngx_oidc_claims_check_logout_token(json_t *payload,
+    const ngx_oidc_logout_token_check_t *check, ngx_oidc_err_t *err);
+
+
 #endif /* _NGX_OIDC_CLAIMS_H_INCLUDED_ */

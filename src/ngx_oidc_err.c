@@ -14,7 +14,8 @@ void
 ngx_oidc_err_set(ngx_oidc_err_t *err, const char *reason, const char *fmt,
     ...)
 {
-    va_list  args;
+    char     *p;
+    va_list   args;
 
     if (err == NULL) {
         return;
@@ -23,9 +24,21 @@ ngx_oidc_err_set(ngx_oidc_err_t *err, const char *reason, const char *fmt,
     err->reason = reason;
     err->detail[0] = '\0';
 
-    if (fmt != NULL) {
-        va_start(args, fmt);
-        (void) vsnprintf(err->detail, sizeof(err->detail), fmt, args);
-        va_end(args);
+    if (fmt == NULL) {
+        return;
+    }
+
+    va_start(args, fmt);
+    (void) vsnprintf(err->detail, sizeof(err->detail), fmt, args);
+    va_end(args);
+
+    /*
+     * the detail goes to a log line and may quote input (jansson's
+     * "near '...'" holds the raw bytes it stopped at): printable only
+     */
+    for (p = err->detail; *p != '\0'; p++) {
+        if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f) {
+            *p = '?';
+        }
     }
 }

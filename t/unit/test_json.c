@@ -243,6 +243,44 @@ test_parse_invalid(void **state)
 }
 
 
+/* jansson quotes the bytes it stopped at; the detail goes to a log line */
+
+static void
+test_parse_detail_printable(void **state)
+{
+    size_t           i;
+    json_t          *j;
+    const char      *d;
+    ngx_oidc_err_t   err;
+
+    static const char  *docs[] = {
+        "{\"alg\":\"RS256\",\x1b[31m}",
+        "{\"a\":\x01}",
+        "{\"a\":1,\x7f}",
+        "{\"a\":tru\x1b}",
+        "{\"a\":\"\xc3\xa9\",\xc3\xa9}",
+    };
+
+    (void) state;
+
+    for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        memset(&err, 0, sizeof(err));
+
+        j = ngx_oidc_json_parse((const unsigned char *) docs[i],
+                                strlen(docs[i]), 1024, &err);
+
+        assert_null(j);
+        assert_string_equal(err.reason, "invalid json");
+        assert_true(err.detail[0] != '\0');
+
+        for (d = err.detail; *d != '\0'; d++) {
+            assert_true((unsigned char) *d >= 0x20
+                        && (unsigned char) *d < 0x7f);
+        }
+    }
+}
+
+
 static void
 test_parse_oversize(void **state)
 {
@@ -768,6 +806,7 @@ main(void)
         cmocka_unit_test(test_parse_duplicates),
         cmocka_unit_test(test_parse_not_object),
         cmocka_unit_test(test_parse_invalid),
+        cmocka_unit_test(test_parse_detail_printable),
         cmocka_unit_test(test_parse_oversize),
         cmocka_unit_test(test_parse_depth),
         cmocka_unit_test(test_parse_nul),
