@@ -11,7 +11,8 @@
 #include "ngx_http_oidc.h"
 
 
-#define NGX_HTTP_OIDC_CACHE_SIZE  (10 * 1024 * 1024)
+#define NGX_HTTP_OIDC_CACHE_SIZE     (10 * 1024 * 1024)
+#define NGX_HTTP_OIDC_SESSIONS_SIZE  (10 * 1024 * 1024)
 
 
 static void *ngx_http_oidc_create_main_conf(ngx_conf_t *cf);
@@ -32,6 +33,8 @@ static char *ngx_http_oidc_header(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oidc_token_cache_zone(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_oidc_session_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 ngx_int_t ngx_http_oidc_access_handler(ngx_http_request_t *r);
 
@@ -48,6 +51,13 @@ static ngx_command_t  ngx_http_oidc_commands[] = {
     { ngx_string("oidc_token_cache_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_oidc_token_cache_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oidc_session_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_oidc_session_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -160,6 +170,12 @@ ngx_http_oidc_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&omcf->header_keys, cf->pool, 4, sizeof(u_char *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     /*
      * set by ngx_pcalloc():
      *
@@ -178,8 +194,17 @@ ngx_http_oidc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_oidc_main_conf_t *omcf = conf;
 
     ngx_str_t  name = ngx_string("oidc_token_cache");
+    ngx_str_t  sessions = ngx_string("oidc_sessions");
 
     ngx_conf_init_value(omcf->token_cache_max_ttl, 3600);
+
+    if (omcf->sessions == NULL && omcf->providers.nelts > 0) {
+        omcf->sessions = ngx_http_oidc_shm_add(cf, &sessions,
+                                               NGX_HTTP_OIDC_SESSIONS_SIZE);
+        if (omcf->sessions == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (omcf->token_cache == NULL && omcf->providers.nelts > 0) {
         omcf->token_cache = ngx_http_oidc_shm_add(cf, &name,
@@ -284,7 +309,11 @@ ngx_http_oidc_preconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    return ngx_http_oidc_add_variables(cf);
+    if (ngx_http_oidc_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oidc_browser_add_variables(cf);
 }
 
 
@@ -453,10 +482,11 @@ ngx_http_oidc_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_oidc_loc_conf_t *olcf = conf;
 
-    u_char                            *p;
+    u_char                            *p, **key;
     ngx_str_t                         *value;
     ngx_uint_t                         i;
     ngx_http_oidc_header_t            *h;
+    ngx_http_oidc_main_conf_t         *omcf;
     ngx_http_compile_complex_value_t   ccv;
 
     value = cf->args->elts;
@@ -496,6 +526,16 @@ ngx_http_oidc_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     for (i = 0; i < value[1].len; i++) {
         *p++ = ngx_tolower(value[1].data[i]);
     }
+
+    /* the headers this module adds point here: how they are told apart */
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oidc_module);
+
+    key = ngx_array_push(&omcf->header_keys);
+    if (key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *key = h->norm.data;
 
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
 
@@ -557,6 +597,41 @@ ngx_http_oidc_token_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 
     omcf->token_cache = ngx_http_oidc_shm_add(cf, &name, size);
     if (omcf->token_cache == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* oidc_session_zone SIZE; sessions and pending logins of every provider */
+
+static char *
+ngx_http_oidc_session_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_oidc_main_conf_t *omcf = conf;
+
+    ssize_t     size;
+    ngx_str_t  *value, name = ngx_string("oidc_sessions");
+
+    if (omcf->sessions != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_size(&value[1]);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid session zone size \"%V\", "
+                           "at least %uz bytes", &value[1],
+                           8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    omcf->sessions = ngx_http_oidc_shm_add(cf, &name, size);
+    if (omcf->sessions == NULL) {
         return NGX_CONF_ERROR;
     }
 

@@ -58,6 +58,7 @@ typedef struct {
     ngx_flag_t                    pkce;             /* UNSET: automatic */
     ngx_str_t                     frontchannel_logout_uri;
     ngx_str_t                     session_store;
+    ngx_flag_t                    cookie_secure;    /* __Host- and Secure */
 
     /* our additions */
     ngx_array_t                  *audiences;        /* NULL: "audience off" */
@@ -95,8 +96,11 @@ typedef struct {
 typedef struct {
     ngx_array_t                   providers;        /* provider pointers */
     ngx_array_t                   claim_vars;       /* claim_var_t */
+    ngx_array_t                   header_keys;      /* u_char *: norm of
+                                                       every auth_oidc_header */
     ngx_shm_zone_t               *token_cache;
     time_t                        token_cache_max_ttl;
+    ngx_shm_zone_t               *sessions;         /* and pending logins */
 } ngx_http_oidc_main_conf_t;
 
 
@@ -138,6 +142,8 @@ typedef struct {
     const char                   *error;            /* RFC 6750 code */
     ngx_str_t                     token;
     json_t                       *claims;           /* verified payload */
+    ngx_str_t                     id_token;         /* of the session */
+    void                         *browser;          /* browser.c: callback */
 } ngx_http_oidc_ctx_t;
 
 
@@ -163,9 +169,11 @@ void ngx_http_oidc_provider_exit_process(ngx_cycle_t *cycle,
  *   NGX_AGAIN     keys are being fetched (first fetch, or one refetch
  *                 for an unknown kid): the request is posted when the
  *                 fetch ends, and calls again;
- *   NGX_DECLINED  no key has this kid and a refetch is not due;
- *   NGX_HTTP_SERVICE_UNAVAILABLE  no usable keys: the provider is
- *                 unreachable or its answers unusable (logged);
+ *   NGX_DECLINED  no key has this kid and a refetch is not due, or the
+ *                 refetch found none;
+ *   NGX_HTTP_SERVICE_UNAVAILABLE  no usable keys, or an unknown kid
+ *                 while the provider is unreachable or its answers
+ *                 unusable (logged);
  *   NGX_ERROR     internal error.
  *
  * Waiting, for the access-phase caller (as njs's js_access does):
@@ -229,6 +237,34 @@ ngx_int_t ngx_http_oidc_shm_get(ngx_shm_zone_t *zone, ngx_str_t *key,
 ngx_int_t ngx_http_oidc_shm_set(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_str_t *value, time_t expires, ngx_log_t *log);
 void ngx_http_oidc_shm_delete(ngx_shm_zone_t *zone, ngx_str_t *key);
+/* as ngx_http_oidc_shm_get(), and the entry is removed (single use) */
+ngx_int_t ngx_http_oidc_shm_take(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_pool_t *pool, ngx_str_t *value);
+
+/*
+ * ngx_http_oidc_store.c: where sessions and pending logins live; the
+ * embedded store is the "sessions" shared memory zone, and a Redis
+ * store plugs in behind the same three calls (which may then return
+ * NGX_AGAIN).  get: NGX_OK (*value in r->pool), NGX_DECLINED (absent or
+ * expired), NGX_ERROR; with "take" the entry is removed atomically.
+ * set: NGX_OK, NGX_DECLINED (no room), NGX_ERROR.
+ */
+ngx_int_t ngx_http_oidc_store_get(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value, ngx_uint_t take);
+ngx_int_t ngx_http_oidc_store_set(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value, time_t expires);
+void ngx_http_oidc_store_delete(ngx_http_request_t *r, ngx_str_t *key);
+
+/*
+ * ngx_http_oidc_browser.c: sessions, the login redirect and the
+ * callback.  NGX_DECLINED: not for the browser flow (Bearer
+ * credentials); NGX_OK: a valid session, ctx->claims set; NGX_AGAIN:
+ * waiting (token endpoint, keys); NGX_DONE: a page was sent;
+ * otherwise a status (302 login/callback redirect, 401, 503...).
+ */
+ngx_int_t ngx_http_oidc_browser_handler(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx);
+ngx_int_t ngx_http_oidc_browser_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_oidc_worker_cache.c: parsed claims of tokens, per worker */
 json_t *ngx_http_oidc_worker_cache_get(ngx_http_oidc_provider_t *p,
@@ -249,6 +285,13 @@ char *ngx_http_oidc_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_oidc_add_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_oidc_headers_apply(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf);
+/*
+ * Removes the client-sent copies of the "headers" names (any case, "_"
+ * for "-"); with "ours", also those that auth_oidc_header set earlier in
+ * the request (before an internal redirect).
+ */
+ngx_int_t ngx_http_oidc_headers_strip(ngx_http_request_t *r,
+    ngx_array_t *headers, ngx_uint_t ours);
 json_t *ngx_http_oidc_claims(ngx_http_request_t *r);
 
 

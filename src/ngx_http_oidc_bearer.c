@@ -21,9 +21,11 @@ static ngx_int_t ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key);
 static time_t ngx_http_oidc_bearer_expires(ngx_http_request_t *r,
-    json_t *claims);
+    ngx_http_oidc_provider_t *p, json_t *claims);
 static void ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key);
+static size_t ngx_http_oidc_bearer_printable(u_char *buf, size_t size,
+    ngx_oidc_str_t *s);
 
 
 /* RFC 6750 b64token: ALPHA DIGIT "-" "." "_" "~" "+" "/" and "=" */
@@ -177,11 +179,13 @@ ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx,
     ngx_oidc_jws_t *jws)
 {
+    size_t                     len;
     ngx_int_t                  rc;
     ngx_oidc_err_t             err;
     ngx_oidc_jwks_t           *jwks;
     ngx_http_oidc_provider_t  *p;
     ngx_oidc_claims_check_t    check;
+    u_char                     kid[64];
 
     p = olcf->provider;
 
@@ -195,9 +199,12 @@ ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
     ctx->state = NGX_HTTP_OIDC_START;
 
     if (rc == NGX_DECLINED) {
+        /* the client's bytes: no control character reaches the log */
+        len = ngx_http_oidc_bearer_printable(kid, sizeof(kid), &jws->kid);
+
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: invalid bearer token: no key with kid \"%V\"",
-                      &jws->kid);
+                      "oidc: invalid bearer token: no key with kid \"%*s\"",
+                      len, kid);
         ctx->error = "invalid_token";
         return NGX_HTTP_UNAUTHORIZED;
     }
@@ -294,6 +301,8 @@ ngx_http_oidc_bearer_cache_key(ngx_http_request_t *r,
     (void) EVP_DigestUpdate(md, &p->algorithms, sizeof(p->algorithms));
     (void) EVP_DigestUpdate(md, &p->require_typ_at_jwt,
                             sizeof(p->require_typ_at_jwt));
+    (void) EVP_DigestUpdate(md, &p->leeway, sizeof(p->leeway));
+    (void) EVP_DigestUpdate(md, &p->max_token_age, sizeof(p->max_token_age));
 
     if (EVP_DigestUpdate(md, token->data, token->len) != 1
         || EVP_DigestFinal_ex(md, key->data + 2, &len) != 1)
@@ -374,19 +383,23 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
     ctx->claims = claims;
 
     ngx_http_oidc_worker_cache_put(p, &ctx->token, claims,
-                                   ngx_http_oidc_bearer_expires(r, claims),
+                                   ngx_http_oidc_bearer_expires(r, p, claims),
                                    r->connection->log);
 
     return NGX_OK;
 }
 
 
-/* until the token's own expiry, at most the cache's max_ttl */
+/*
+ * Until the token's own expiry, at most the cache's max_ttl, and never
+ * past "max_token_age": a cache hit checks no time.
+ */
 
 static time_t
-ngx_http_oidc_bearer_expires(ngx_http_request_t *r, json_t *claims)
+ngx_http_oidc_bearer_expires(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, json_t *claims)
 {
-    time_t                      exp, expires;
+    time_t                      exp, iat, expires;
     ngx_http_oidc_main_conf_t  *omcf;
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
@@ -397,7 +410,21 @@ ngx_http_oidc_bearer_expires(ngx_http_request_t *r, json_t *claims)
 
     expires = ngx_time() + omcf->token_cache_max_ttl;
 
-    return (exp < expires) ? exp : expires;
+    if (exp < expires) {
+        expires = exp;
+    }
+
+    if (p->max_token_age) {
+        if (ngx_oidc_json_get_time(claims, "iat", &iat) != NGX_OIDC_OK) {
+            return 0;
+        }
+
+        if (iat + p->max_token_age < expires) {
+            expires = iat + p->max_token_age;
+        }
+    }
+
+    return expires;
 }
 
 
@@ -410,7 +437,7 @@ ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
     ngx_str_t                   value;
     ngx_http_oidc_main_conf_t  *omcf;
 
-    expires = ngx_http_oidc_bearer_expires(r, ctx->claims);
+    expires = ngx_http_oidc_bearer_expires(r, p, ctx->claims);
 
     if (expires <= ngx_time()) {
         return;
@@ -437,4 +464,21 @@ ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
                                  r->connection->log);
 
     free(json);
+}
+
+
+/* a copy of "s" fit for a log line: printable ASCII, cut to "size" */
+
+static size_t
+ngx_http_oidc_bearer_printable(u_char *buf, size_t size, ngx_oidc_str_t *s)
+{
+    size_t  i, n;
+
+    n = ngx_min(s->len, size);
+
+    for (i = 0; i < n; i++) {
+        buf[i] = (s->data[i] >= 0x20 && s->data[i] < 0x7f) ? s->data[i] : '?';
+    }
+
+    return n;
 }

@@ -32,6 +32,13 @@ ngx_http_oidc_access_handler(ngx_http_request_t *r)
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_oidc_module);
 
     if (!olcf->enable) {
+        /* forged copies never pass, even where no token is checked */
+        if (olcf->headers != NULL
+            && ngx_http_oidc_headers_strip(r, olcf->headers, 0) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         return NGX_DECLINED;
     }
 
@@ -52,16 +59,39 @@ ngx_http_oidc_access_handler(ngx_http_request_t *r)
         cln->data = ctx;
 
         ngx_http_set_ctx(r, ctx, ngx_http_oidc_module);
+
+        /*
+         * before any verdict: with "satisfy any" another access module
+         * may let the request in whatever this one decides
+         */
+        if (olcf->headers != NULL
+            && ngx_http_oidc_headers_strip(r, olcf->headers, 1) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     if (ctx->state == NGX_HTTP_OIDC_DONE) {
         return ctx->verdict;
     }
 
-    rc = ngx_http_oidc_bearer_authenticate(r, olcf, ctx);
+    rc = NGX_DECLINED;
 
-    if (rc == NGX_AGAIN) {
-        return NGX_AGAIN;
+    if (ctx->state == NGX_HTTP_OIDC_START) {
+        /* the callback, a session cookie, or the login redirect */
+        rc = ngx_http_oidc_browser_handler(r, olcf, ctx);
+
+        if (rc == NGX_AGAIN || rc == NGX_DONE) {
+            return rc;
+        }
+    }
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_oidc_bearer_authenticate(r, olcf, ctx);
+
+        if (rc == NGX_AGAIN) {
+            return NGX_AGAIN;
+        }
     }
 
     if (rc == NGX_OK) {

@@ -20,10 +20,8 @@ static ngx_int_t ngx_http_oidc_token_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_oidc_render(ngx_http_request_t *r, json_t *value,
     ngx_http_variable_value_t *v);
 static void ngx_http_oidc_claim_path_cleanup(void *data);
-static ngx_int_t ngx_http_oidc_headers_strip(ngx_http_request_t *r,
-    ngx_array_t *headers);
 static ngx_uint_t ngx_http_oidc_header_match(ngx_table_elt_t *h,
-    ngx_array_t *headers);
+    ngx_array_t *headers, ngx_http_oidc_main_conf_t *omcf, ngx_uint_t ours);
 
 
 static ngx_http_variable_t  ngx_http_oidc_vars[] = {
@@ -174,9 +172,8 @@ ngx_http_oidc_token_variable(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oidc_module);
 
-    if (ctx == NULL || ctx->state != NGX_HTTP_OIDC_DONE
-        || ctx->verdict != NGX_OK || ctx->token.len == 0)
-    {
+    /* claims are set once the token or session is verified */
+    if (ctx == NULL || ctx->claims == NULL || ctx->token.len == 0) {
         v->not_found = 1;
         return NGX_OK;
     }
@@ -261,7 +258,9 @@ ngx_http_oidc_claim_path_cleanup(void *data)
  * auth_oidc_header NAME VALUE: every client-sent copy of NAME, in any
  * case and with "_" for "-" (X_User for X-User), is removed first, so
  * an upstream that folds "_" into "-" cannot be given a forged value;
- * then NAME is added with VALUE unless VALUE is empty.
+ * then NAME is added with VALUE unless VALUE is empty.  The removal is
+ * done by the access handler when it first sees the request in this
+ * location (ngx_http_oidc_headers_strip()), before any verdict.
  */
 
 ngx_int_t
@@ -275,10 +274,6 @@ ngx_http_oidc_headers_apply(ngx_http_request_t *r,
 
     if (olcf->headers == NULL) {
         return NGX_OK;
-    }
-
-    if (ngx_http_oidc_headers_strip(r, olcf->headers) != NGX_OK) {
-        return NGX_ERROR;
     }
 
     oh = olcf->headers->elts;
@@ -326,13 +321,17 @@ ngx_http_oidc_headers_apply(ngx_http_request_t *r,
 
 /* rebuilds the list of request headers without the protected names */
 
-static ngx_int_t
-ngx_http_oidc_headers_strip(ngx_http_request_t *r, ngx_array_t *headers)
+ngx_int_t
+ngx_http_oidc_headers_strip(ngx_http_request_t *r, ngx_array_t *headers,
+    ngx_uint_t ours)
 {
-    ngx_uint_t        i, n;
-    ngx_list_t        old;
-    ngx_table_elt_t  *h, *nh;
-    ngx_list_part_t  *part;
+    ngx_uint_t                  i, n;
+    ngx_list_t                  old;
+    ngx_table_elt_t            *h, *nh;
+    ngx_list_part_t            *part;
+    ngx_http_oidc_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
 
     n = 0;
 
@@ -340,7 +339,7 @@ ngx_http_oidc_headers_strip(ngx_http_request_t *r, ngx_array_t *headers)
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            n += ngx_http_oidc_header_match(&h[i], headers);
+            n += ngx_http_oidc_header_match(&h[i], headers, omcf, ours);
         }
     }
 
@@ -349,7 +348,7 @@ ngx_http_oidc_headers_strip(ngx_http_request_t *r, ngx_array_t *headers)
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "oidc: removing %ui client-sent protected headers", n);
+                   "oidc: removing %ui protected headers", n);
 
     /* in place: a list's "last" points into the list structure itself */
     old = r->headers_in.headers;
@@ -365,7 +364,7 @@ ngx_http_oidc_headers_strip(ngx_http_request_t *r, ngx_array_t *headers)
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            if (ngx_http_oidc_header_match(&h[i], headers)) {
+            if (ngx_http_oidc_header_match(&h[i], headers, omcf, ours)) {
                 continue;
             }
 
@@ -382,10 +381,16 @@ ngx_http_oidc_headers_strip(ngx_http_request_t *r, ngx_array_t *headers)
 }
 
 
+/*
+ * 1 if "h" has one of the protected names; a header this module added
+ * (its lowcase_key points to a directive's name) only if "ours" is set
+ */
+
 static ngx_uint_t
-ngx_http_oidc_header_match(ngx_table_elt_t *h, ngx_array_t *headers)
+ngx_http_oidc_header_match(ngx_table_elt_t *h, ngx_array_t *headers,
+    ngx_http_oidc_main_conf_t *omcf, ngx_uint_t ours)
 {
-    u_char                   c;
+    u_char                   c, **key;
     ngx_uint_t               i, k;
     ngx_http_oidc_header_t  *oh;
 
@@ -410,9 +415,25 @@ ngx_http_oidc_header_match(ngx_table_elt_t *h, ngx_array_t *headers)
         }
 
         if (k == h->key.len) {
-            return 1;
+            break;
         }
     }
 
-    return 0;
+    if (i == headers->nelts) {
+        return 0;
+    }
+
+    if (ours) {
+        return 1;
+    }
+
+    key = omcf->header_keys.elts;
+
+    for (i = 0; i < omcf->header_keys.nelts; i++) {
+        if (h->lowcase_key == key[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
 }

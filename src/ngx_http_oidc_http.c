@@ -223,8 +223,17 @@ ngx_http_oidc_http_create(ngx_http_oidc_provider_t *p, ngx_str_t *url,
     http->handler = handler;
     http->data = data;
 
+    /*
+     * the caller's log gives the file and level only: a request may end,
+     * and free its connection's log, while the client still runs or in
+     * the completion callback itself
+     */
     http->log = *log;
+    http->log.handler = ngx_http_oidc_http_log_error;
+    http->log.data = http;
     http->log.action = "connecting to the OIDC provider";
+
+    pool->log = &http->log;
 
     http->timer.handler = ngx_http_oidc_http_timeout_handler;
     http->timer.data = http;
@@ -255,12 +264,6 @@ ngx_http_oidc_http_start(ngx_http_oidc_provider_t *p, ngx_str_t *url,
     if (ngx_http_oidc_http_parse_url(&http->target, &http->url) != NGX_OK) {
         ngx_http_oidc_http_fail(http, "invalid URL");
         return http;
-    }
-
-    if (log->handler == NULL) {
-        /* a worker timer's log: say which provider and URL */
-        http->log.handler = ngx_http_oidc_http_log_error;
-        http->log.data = http;
     }
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, &http->log, 0,

@@ -92,6 +92,7 @@ typedef struct {
     size_t                          body_size;  /* allocated */
     off_t                           content_length;  /* -1: none */
     size_t                          chunk;      /* left in the chunk */
+    size_t                          scan;       /* header bytes searched */
     ngx_uint_t                      state;
     u_char                          errstr[128];
     unsigned                        header_done:1;
@@ -103,9 +104,11 @@ void ngx_http_oidc_http_parser_init(ngx_http_oidc_http_parser_t *hp,
     ngx_pool_t *pool, size_t max);
 
 /*
- * Consumes input from b->pos (a full header must fit in b): NGX_AGAIN
- * for more, NGX_OK when the response is complete (hp->resp), NGX_ERROR
- * with hp->resp.error set.  A 3xx or 1xx status is an error.
+ * Consumes input from b->pos (a full header must fit in b; the bytes of
+ * an incomplete header may be moved to b->start): NGX_AGAIN for more,
+ * NGX_OK when the response is complete (hp->resp), NGX_ERROR with
+ * hp->resp.error set.  Interim 1xx responses are skipped; 101 and any
+ * 3xx are errors.
  */
 ngx_int_t ngx_http_oidc_http_parse(ngx_http_oidc_http_parser_t *hp,
     ngx_buf_t *b);

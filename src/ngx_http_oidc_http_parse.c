@@ -286,7 +286,8 @@ ngx_http_oidc_http_parse(ngx_http_oidc_http_parser_t *hp, ngx_buf_t *b)
 {
     ngx_int_t  rc;
 
-    if (!hp->header_done) {
+    /* more than one header: interim 1xx responses come first */
+    while (!hp->header_done) {
         rc = ngx_http_oidc_http_parse_header(hp, b);
 
         if (rc == NGX_DONE) {
@@ -322,17 +323,23 @@ ngx_http_oidc_http_parse_eof(ngx_http_oidc_http_parser_t *hp)
 }
 
 
-/* NGX_OK: a body follows; NGX_DONE: the response has none */
+/*
+ * NGX_OK: a body follows, or (header_done still unset) an interim 1xx
+ * response was skipped and another header follows; NGX_DONE: the
+ * response has no body
+ */
 
 static ngx_int_t
 ngx_http_oidc_http_parse_header(ngx_http_oidc_http_parser_t *hp,
     ngx_buf_t *b)
 {
     u_char  *p, *end;
+    size_t   n;
 
     end = NULL;
 
-    for (p = b->pos; p < b->last; p++) {
+    /* what was searched before is not searched again (a dripping peer) */
+    for (p = b->pos + hp->scan; p < b->last; p++) {
         if (*p != LF) {
             continue;
         }
@@ -349,11 +356,23 @@ ngx_http_oidc_http_parse_header(ngx_http_oidc_http_parser_t *hp,
     }
 
     if (end == NULL) {
+        n = b->last - b->pos;
+
+        if (b->pos != b->start) {
+            /* after an interim response: the whole buffer for this one */
+            ngx_memmove(b->start, b->pos, n);
+            b->pos = b->start;
+            b->last = b->start + n;
+        }
+
         if (b->last == b->end) {
             return ngx_http_oidc_http_parse_error(hp, "response header is "
                                                   "longer than %uz bytes",
                                                   (size_t) (b->end - b->start));
         }
+
+        /* the last two bytes may start the blank line */
+        hp->scan = (n > 2) ? n - 2 : 0;
 
         return NGX_AGAIN;
     }
@@ -363,6 +382,17 @@ ngx_http_oidc_http_parse_header(ngx_http_oidc_http_parser_t *hp,
     }
 
     b->pos = end;
+    hp->scan = 0;
+
+    if (hp->resp.status < 200 && hp->resp.status != 101) {
+        /* RFC 9110 15.2: skipped, the final response follows */
+        hp->content_length = -1;
+        hp->chunked = 0;
+        hp->resp.max_age = -1;
+
+        return NGX_OK;
+    }
+
     hp->header_done = 1;
 
     return ngx_http_oidc_http_check_header(hp);
@@ -570,14 +600,15 @@ ngx_http_oidc_http_check_header(ngx_http_oidc_http_parser_t *hp)
 
     status = hp->resp.status;
 
+    /* 101, and 304 (we never send a conditional request) */
+    if (status < 200 || status == 304) {
+        return ngx_http_oidc_http_parse_error(hp, "unexpected status %ui",
+                                              status);
+    }
+
     if (status >= 300 && status < 400) {
         return ngx_http_oidc_http_parse_error(hp, "redirect (%ui) not "
                                               "followed", status);
-    }
-
-    if (status < 200) {
-        return ngx_http_oidc_http_parse_error(hp, "unexpected status %ui",
-                                              status);
     }
 
     if (!hp->chunked && hp->content_length > (off_t) hp->max) {

@@ -271,6 +271,10 @@ ngx_int_t
 ngx_http_oidc_provider_keys(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_str_t *kid, ngx_oidc_jwks_t **jwks)
 {
+#if (NGX_DEBUG)
+    size_t                          len;
+    u_char                          text[64];
+#endif
     ngx_int_t                       rc;
     ngx_http_oidc_provider_rt_t    *rt;
     ngx_http_oidc_provider_wait_t  *w;
@@ -307,20 +311,31 @@ ngx_http_oidc_provider_keys(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    /*
+     * one refetch per request; when the provider is failing, the kid may
+     * well be a new key we cannot fetch: a dependency failure, not a 401
+     */
+
     if (w && w->kid) {
-        /* one refetch per request */
-        return NGX_DECLINED;
+        return rt->sh->failures ? NGX_HTTP_SERVICE_UNAVAILABLE : NGX_DECLINED;
     }
 
     rc = rt->fetch ? NGX_BUSY : ngx_http_oidc_provider_start(rt, 1);
 
     if (rc != NGX_OK && rc != NGX_BUSY) {
-        return NGX_DECLINED;
+        return rt->sh->failures ? NGX_HTTP_SERVICE_UNAVAILABLE : NGX_DECLINED;
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "oidc: provider \"%V\": unknown kid \"%V\", "
-                   "waiting for the JWKS", &p->name, kid);
+#if (NGX_DEBUG)
+    /* the client's bytes: no control character reaches the log */
+    len = ngx_http_oidc_provider_printable(text, sizeof(text),
+                                           (char *) kid->data, kid->len)
+          - text;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "oidc: provider \"%V\": unknown kid \"%*s\", "
+                   "waiting for the JWKS", &p->name, len, text);
+#endif
 
     return ngx_http_oidc_provider_wait(r, rt, w, 1);
 }
@@ -803,8 +818,16 @@ ngx_http_oidc_provider_discovery(ngx_http_oidc_provider_rt_t *rt,
 
     s.data = (u_char *) ngx_oidc_json_get_string(json, "jwks_uri", &s.len);
 
+    /*
+     * Keys come from where the provider's own document says, another
+     * origin included (some providers serve them from another host), but
+     * never over http when the document itself came over https.
+     */
     if (s.data == NULL || ngx_http_oidc_http_parse_url(&s, &u) != NGX_OK
-        || (!u.https && !p->allow_insecure_http))
+        || (!u.https
+            && (!p->allow_insecure_http
+                || ngx_strncasecmp(p->config_url.data, (u_char *) "https://",
+                                   8) == 0)))
     {
         *ngx_snprintf(buf, last - buf, "discovery document has no usable "
                       "https \"jwks_uri\"") = '\0';

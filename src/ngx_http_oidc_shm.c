@@ -261,6 +261,47 @@ done:
 }
 
 
+/* a single-use read: the entry is removed under the same lock */
+
+ngx_int_t
+ngx_http_oidc_shm_take(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_pool_t *pool, ngx_str_t *value)
+{
+    ngx_int_t                  rc;
+    ngx_http_oidc_shm_ctx_t   *ctx;
+    ngx_http_oidc_shm_node_t  *sn;
+
+    ctx = zone->data;
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    sn = ngx_http_oidc_shm_lookup(ctx, key,
+                                  ngx_crc32_short(key->data, key->len));
+
+    if (sn != NULL && sn->expires > ngx_time()) {
+        value->data = ngx_pnalloc(pool, sn->value_len);
+
+        if (value->data == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            value->len = sn->value_len;
+            ngx_memcpy(value->data, sn->data + sn->key_len, sn->value_len);
+            rc = NGX_OK;
+        }
+    }
+
+    if (sn != NULL && rc != NGX_ERROR) {
+        ngx_http_oidc_shm_free_node(ctx, sn);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
+}
+
+
 ngx_int_t
 ngx_http_oidc_shm_set(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_str_t *value, time_t expires, ngx_log_t *log)

@@ -11,7 +11,7 @@
 //   OP_TLS_CERT/_KEY   PEM files: serve https (the issuer becomes https://)
 //   OP_RP_ORIGIN       origin of the gateway (default http://127.0.0.1:8080)
 //   OP_REDIRECT_URIS   comma list of the gateway's redirect URIs
-//                      (default $OP_RP_ORIGIN/callback)
+//                      (default $OP_RP_ORIGIN/oidc_callback, the module's default)
 //   OP_POST_LOGOUT_REDIRECT_URIS  comma list (default $OP_RP_ORIGIN/logged-out)
 //   OP_BACKCHANNEL_LOGOUT_URI     (default none)
 //   OP_AT_ALG          JWS alg of access tokens for urn:gateway:api (RS256)
@@ -103,7 +103,7 @@ const provider = new Provider(ISSUER, {
     {
       client_id: 'gateway',
       client_secret: CLIENTS.gateway,
-      redirect_uris: list(env.OP_REDIRECT_URIS, [`${RP}/callback`]),
+      redirect_uris: list(env.OP_REDIRECT_URIS, [`${RP}/oidc_callback`]),
       post_logout_redirect_uris: list(env.OP_POST_LOGOUT_REDIRECT_URIS, [`${RP}/logged-out`]),
       grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
       response_types: ['code'],
