@@ -1008,7 +1008,7 @@ ngx_oidc_jws_header_check(ngx_oidc_jws_t *jws, ngx_oidc_err_t *err)
     jws->alg = ngx_oidc_alg_from_name((const unsigned char *) s,
                                       json_string_length(v));
     if (jws->alg == 0) {
-        ngx_oidc_err_set(err, "jws \"alg\" not implemented", NULL);
+        ngx_oidc_err_set(err, "jws \"alg\" not supported", NULL);
         return NGX_OIDC_DECLINED;
     }
 

@@ -123,7 +123,7 @@ typedef struct {
  * not exactly three parts (JWE has five), invalid base64url, a header
  * over NGX_OIDC_JWS_HEADER_MAX bytes, header or payload not a JSON
  * object or with duplicate members, "alg" missing, not a string, "none"
- * (in any case) or not implemented, "crit" present (we understand no
+ * (in any case) or not supported, "crit" present (we understand no
  * extension), "b64" other than true, "kid" or "typ" not a string, an
  * empty signature.  Header members "jku", "x5u", "jwk" and "x5c" are
  * never used to find a key.  Whatever the result, the caller may call
