@@ -309,11 +309,7 @@ ngx_http_oidc_preconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (ngx_http_oidc_add_variables(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return ngx_http_oidc_browser_add_variables(cf);
+    return ngx_http_oidc_add_variables(cf);
 }
 
 

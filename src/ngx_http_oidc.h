@@ -264,7 +264,6 @@ void ngx_http_oidc_store_delete(ngx_http_request_t *r, ngx_str_t *key);
  */
 ngx_int_t ngx_http_oidc_browser_handler(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx);
-ngx_int_t ngx_http_oidc_browser_add_variables(ngx_conf_t *cf);
 
 /* ngx_http_oidc_worker_cache.c: parsed claims of tokens, per worker */
 json_t *ngx_http_oidc_worker_cache_get(ngx_http_oidc_provider_t *p,

@@ -23,7 +23,8 @@ static ngx_int_t ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
 static time_t ngx_http_oidc_bearer_expires(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, json_t *claims);
 static void ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key);
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key,
+    ngx_str_t *payload);
 static size_t ngx_http_oidc_bearer_printable(u_char *buf, size_t size,
     ngx_oidc_str_t *s);
 
@@ -118,7 +119,7 @@ ngx_http_oidc_bearer_authenticate(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx)
 {
     ngx_int_t                  rc;
-    ngx_str_t                  key;
+    ngx_str_t                  key, value;
     ngx_oidc_jws_t             jws;
     ngx_oidc_err_t             err;
     ngx_http_oidc_provider_t  *p;
@@ -165,7 +166,10 @@ ngx_http_oidc_bearer_authenticate(ngx_http_request_t *r,
     rc = ngx_http_oidc_bearer_verify(r, olcf, ctx, &jws);
 
     if (rc == NGX_OK && olcf->token_cache) {
-        ngx_http_oidc_bearer_cache_store(r, p, ctx, &key);
+        value.data = jws.raw_payload;
+        value.len = jws.raw_payload_len;
+
+        ngx_http_oidc_bearer_cache_store(r, p, ctx, &key, &value);
     }
 
     ngx_oidc_jws_free(&jws);
@@ -428,13 +432,14 @@ ngx_http_oidc_bearer_expires(ngx_http_request_t *r,
 }
 
 
+/* the verified payload, as decoded from the token, is what is shared */
+
 static void
 ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key)
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key,
+    ngx_str_t *payload)
 {
-    char                       *json;
     time_t                      expires;
-    ngx_str_t                   value;
     ngx_http_oidc_main_conf_t  *omcf;
 
     expires = ngx_http_oidc_bearer_expires(r, p, ctx->claims);
@@ -448,22 +453,12 @@ ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
 
-    if (omcf->token_cache == NULL || key->len == 0) {
+    if (omcf->token_cache == NULL || key->len == 0 || payload->len == 0) {
         return;
     }
 
-    json = json_dumps(ctx->claims, JSON_COMPACT);
-    if (json == NULL) {
-        return;
-    }
-
-    value.data = (u_char *) json;
-    value.len = ngx_strlen(json);
-
-    (void) ngx_http_oidc_shm_set(omcf->token_cache, key, &value, expires,
+    (void) ngx_http_oidc_shm_set(omcf->token_cache, key, payload, expires,
                                  r->connection->log);
-
-    free(json);
 }
 
 

@@ -106,12 +106,7 @@ static ngx_int_t ngx_http_oidc_redirect(ngx_http_request_t *r,
     ngx_str_t *url);
 static ngx_int_t ngx_http_oidc_error_page(ngx_http_request_t *r,
     ngx_uint_t status, const char *text, ngx_str_t *code);
-static ngx_int_t ngx_http_oidc_id_token_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
 static void ngx_http_oidc_browser_cleanup(void *data);
-
-
-static ngx_str_t  ngx_http_oidc_id_token_name = ngx_string("oidc_id_token");
 
 
 static const char  ngx_http_oidc_msg_expired[] =
@@ -123,23 +118,6 @@ static const char  ngx_http_oidc_msg_invalid[] =
 
 static const char  ngx_http_oidc_msg_failed[] =
     "The login could not be completed.";
-
-
-ngx_int_t
-ngx_http_oidc_browser_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t  *var;
-
-    var = ngx_http_add_variable(cf, &ngx_http_oidc_id_token_name,
-                                NGX_HTTP_VAR_NOCACHEABLE);
-    if (var == NULL) {
-        return NGX_ERROR;
-    }
-
-    var->get_handler = ngx_http_oidc_id_token_variable;
-
-    return NGX_OK;
-}
 
 
 ngx_int_t
@@ -1497,30 +1475,6 @@ ngx_http_oidc_error_page(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;
-}
-
-
-static ngx_int_t
-ngx_http_oidc_id_token_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    ngx_http_oidc_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oidc_module);
-
-    /* set only from a verified session; auth_oidc_header reads it early */
-    if (ctx == NULL || ctx->claims == NULL || ctx->id_token.len == 0) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->data = ctx->id_token.data;
-    v->len = ctx->id_token.len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
 }
 
 

@@ -30,7 +30,10 @@ static ngx_http_variable_t  ngx_http_oidc_vars[] = {
       0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
 
     { ngx_string("oidc_access_token"), NULL, ngx_http_oidc_token_variable,
-      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+      offsetof(ngx_http_oidc_ctx_t, token), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("oidc_id_token"), NULL, ngx_http_oidc_token_variable,
+      offsetof(ngx_http_oidc_ctx_t, id_token), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -168,18 +171,27 @@ static ngx_int_t
 ngx_http_oidc_token_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_str_t            *token;
     ngx_http_oidc_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_oidc_module);
 
     /* claims are set once the token or session is verified */
-    if (ctx == NULL || ctx->claims == NULL || ctx->token.len == 0) {
+    if (ctx == NULL || ctx->claims == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->data = ctx->token.data;
-    v->len = ctx->token.len;
+    /* "data": the offset of the token's ngx_str_t in the request ctx */
+    token = (ngx_str_t *) ((u_char *) ctx + data);
+
+    if (token->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = token->data;
+    v->len = token->len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;

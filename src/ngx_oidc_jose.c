@@ -108,7 +108,8 @@ static int ngx_oidc_jws_split(const unsigned char *token, size_t len,
 static int ngx_oidc_jws_b64(const ngx_oidc_str_t *part, const char *what,
     unsigned char **out, size_t *out_len, ngx_oidc_err_t *err);
 static int ngx_oidc_jws_json(const ngx_oidc_str_t *part, size_t max,
-    const char *what, json_t **json, ngx_oidc_err_t *err);
+    const char *what, json_t **json, unsigned char **keep, size_t *keep_len,
+    ngx_oidc_err_t *err);
 static int ngx_oidc_jws_header_check(ngx_oidc_jws_t *jws,
     ngx_oidc_err_t *err);
 static int ngx_oidc_jws_string(json_t *header, const char *name,
@@ -839,7 +840,7 @@ ngx_oidc_jws_decode_internal(ngx_oidc_jws_t *jws, const unsigned char *token,
 
     if (rc == NGX_OIDC_OK) {
         rc = ngx_oidc_jws_json(&parts[0], NGX_OIDC_JWS_HEADER_MAX, "header",
-                               &jws->header, err);
+                               &jws->header, NULL, NULL, err);
     }
 
     if (rc == NGX_OIDC_OK) {
@@ -850,7 +851,8 @@ ngx_oidc_jws_decode_internal(ngx_oidc_jws_t *jws, const unsigned char *token,
         rc = raw ? ngx_oidc_jws_b64(&parts[1], "payload", &jws->raw_payload,
                                     &jws->raw_payload_len, err)
                  : ngx_oidc_jws_json(&parts[1], max, "payload",
-                                     &jws->payload, err);
+                                     &jws->payload, &jws->raw_payload,
+                                     &jws->raw_payload_len, err);
     }
 
     if (rc == NGX_OIDC_OK) {
@@ -942,11 +944,16 @@ ngx_oidc_jws_b64(const ngx_oidc_str_t *part, const char *what,
 }
 
 
-/* a base64url part holding a JSON object of at most "max" bytes */
+/*
+ * a base64url part holding a JSON object of at most "max" bytes; with
+ * "keep" the decoded bytes are handed over too (they are the exact JSON
+ * that was parsed, so nobody needs to serialise the object again)
+ */
 
 static int
 ngx_oidc_jws_json(const ngx_oidc_str_t *part, size_t max, const char *what,
-    json_t **json, ngx_oidc_err_t *err)
+    json_t **json, unsigned char **keep, size_t *keep_len,
+    ngx_oidc_err_t *err)
 {
     int             rc;
     size_t          len;
@@ -965,7 +972,13 @@ ngx_oidc_jws_json(const ngx_oidc_str_t *part, size_t max, const char *what,
 
     *json = ngx_oidc_json_parse(p, len, max, err);
 
-    free(p);
+    if (*json != NULL && keep != NULL) {
+        *keep = p;
+        *keep_len = len;
+
+    } else {
+        free(p);
+    }
 
     if (*json == NULL) {
         /* keep the parser's detail, say where */

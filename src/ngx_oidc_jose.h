@@ -112,7 +112,7 @@ typedef struct {
     ngx_oidc_str_t        signing_input;
     unsigned char        *signature;    /* malloc()ed */
     size_t                signature_len;
-    unsigned char        *raw_payload;  /* decode_raw only, malloc()ed */
+    unsigned char        *raw_payload;  /* the decoded bytes, malloc()ed */
     size_t                raw_payload_len;
 } ngx_oidc_jws_t;
 

@@ -44,7 +44,6 @@ typedef struct {
 } ngx_oidc_render_buf_t;
 
 
-static int ngx_oidc_json_depth_ok(json_t *value, int depth);
 static void ngx_oidc_claim_seg_init(ngx_oidc_claim_seg_t *seg);
 static int ngx_oidc_render_inspect(json_t *value, int depth, int *precision);
 static int ngx_oidc_render_has_ctl(const char *p, size_t len);
@@ -95,7 +94,7 @@ ngx_oidc_json_parse(const unsigned char *data, size_t len, size_t max,
 }
 
 
-static int
+int
 ngx_oidc_json_depth_ok(json_t *value, int depth)
 {
     size_t       i;

@@ -29,6 +29,13 @@ json_t *ngx_oidc_json_parse(const unsigned char *data, size_t len,
 
 
 /*
+ * 1 when "value" nests at most NGX_OIDC_JSON_MAX_DEPTH levels below
+ * "depth" (the depth "value" itself is at), 0 otherwise.
+ */
+int ngx_oidc_json_depth_ok(json_t *value, int depth);
+
+
+/*
  * A claim path: a sequence of member names from the top-level object,
  * e.g. "http://lifen.fr/userInfo", "uuid"; a segment is taken as is
  * (no dots or brackets are interpreted, so "a.b" names one member).

@@ -80,7 +80,6 @@ static int ngx_oidc_record_set_time(json_t *obj, const char *name, time_t t,
     int required, ngx_oidc_err_t *err);
 static int ngx_oidc_record_set_obj(json_t *obj, const char *name,
     json_t *value, int required, ngx_oidc_err_t *err);
-static int ngx_oidc_record_depth_ok(json_t *value, int depth);
 static int ngx_oidc_record_dump(json_t *root, size_t max, unsigned char **out,
     size_t *len, ngx_oidc_err_t *err);
 static json_t *ngx_oidc_record_decode(const ngx_oidc_record_field_t *fields,
@@ -258,7 +257,7 @@ ngx_oidc_record_set_obj(json_t *obj, const char *name, json_t *value,
     }
 
     /* nested one level down, the value must still parse back */
-    if (!json_is_object(value) || !ngx_oidc_record_depth_ok(value, 1)) {
+    if (!json_is_object(value) || !ngx_oidc_json_depth_ok(value, 1)) {
         ngx_oidc_err_set(err, "invalid record field", "%s", name);
         return NGX_OIDC_DECLINED;
     }
@@ -270,36 +269,6 @@ ngx_oidc_record_set_obj(json_t *obj, const char *name, json_t *value,
     }
 
     return NGX_OIDC_OK;
-}
-
-
-static int
-ngx_oidc_record_depth_ok(json_t *value, int depth)
-{
-    size_t       i;
-    json_t      *v;
-    const char  *name;
-
-    if (depth > NGX_OIDC_JSON_MAX_DEPTH) {
-        return 0;
-    }
-
-    if (json_is_object(value)) {
-        json_object_foreach(value, name, v) {
-            if (!ngx_oidc_record_depth_ok(v, depth + 1)) {
-                return 0;
-            }
-        }
-
-    } else if (json_is_array(value)) {
-        json_array_foreach(value, i, v) {
-            if (!ngx_oidc_record_depth_ok(v, depth + 1)) {
-                return 0;
-            }
-        }
-    }
-
-    return 1;
 }
 
 

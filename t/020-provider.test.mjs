@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
-import http_ from 'node:http';
 import path from 'node:path';
 import {
   startProvider, startEcho, startNginx, startHangingServer, nginxTestConfig, stopAll,
   http, sign, makeKeys, publicJwks, makeTls, makePrefix, freePort,
 } from './lib/harness.mjs';
+import { startFakeIdp, logged } from './lib/fakeidp.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mine = [];
@@ -63,85 +63,11 @@ ${body}
 
 const get = (ng, token) => http(ng.url('/'), { headers: { Authorization: `Bearer ${token}` } });
 
-// polls the error log until `re` matches (returns the match)
-async function logged(ng, re, { timeout = 10000, since = 0 } = {}) {
-  const until = Date.now() + timeout;
-  for (;;) {
-    const m = ng.errorLog(since).match(re);
-    if (m) return m;
-    if (Date.now() > until) {
-      throw new Error(`not in the error log after ${timeout} ms: ${re}\n`
-        + ng.errorLog(since).split('\n').filter((l) => !l.includes('[debug]')).slice(-20).join('\n'));
-    }
-    await sleep(25);
-  }
-}
-
 const count = (text, re) => (text.match(new RegExp(re.source, `${re.flags.replace('g', '')}g`)) || []).length;
 
 // errors only, not the debug lines that repeat the same message
 const errors = (ng, since = 0) => ng.errorLog(since).split('\n')
   .filter((l) => /\[(error|crit|alert|emerg)\]/.test(l)).join('\n');
-
-// A scriptable identity provider for failure modes: a discovery document
-// and a JWKS (our own keys), each path answering with a replaceable
-// handler. Tokens are signed with `fake.token()`.
-async function startFakeIdp({ discovery = {}, keys } = {}) {
-  const k = keys || await makeKeys({ rsa: true, ec: false });
-  const hits = {};
-  const handlers = {};
-  const server = http_.createServer((req, res) => {
-    const p = new URL(req.url, 'http://x').pathname;
-    hits[p] = (hits[p] || 0) + 1;
-    const h = handlers[p];
-    if (h) return h(req, res);
-    res.writeHead(404, { 'Content-Length': 0 }).end();
-  });
-  const sockets = new Set();
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}`;
-  const fake = {
-    port,
-    issuer,
-    keys: k,
-    discovery: { issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token`, ...discovery },
-    hits: (p) => hits[p] || 0,
-    on(p, h) { handlers[p] = h; },
-    json(p, obj, headers = {}) {
-      fake.on(p, (req, res) => {
-        const body = typeof obj === 'function' ? obj() : obj;
-        const text = typeof body === 'string' ? body : JSON.stringify(body);
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text),
-          ...headers });
-        res.end(text);
-      });
-    },
-    // the body in several chunks (Transfer-Encoding: chunked)
-    chunked(p, obj, headers = {}, pieces = 3) {
-      fake.on(p, (req, res) => {
-        const text = typeof obj === 'string' ? obj : JSON.stringify(obj);
-        res.writeHead(200, { 'Content-Type': 'application/json', ...headers });
-        const n = Math.ceil(text.length / pieces);
-        for (let i = 0; i < text.length; i += n) res.write(text.slice(i, i + n));
-        res.end();
-      });
-    },
-    token(over = {}, header = {}) {
-      const now = Math.floor(Date.now() / 1000);
-      return sign({ alg: 'RS256', typ: 'at+jwt', kid: k.keys[0].kid, ...header },
-        { iss: issuer, aud: 'urn:api', sub: 'alice', iat: now, exp: now + 300, ...over }, k.keys[0]);
-    },
-  };
-  fake.json('/.well-known/openid-configuration', () => fake.discovery);
-  fake.json('/jwks', () => publicJwks(k));
-  mine.push(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => server.close(r));
-  });
-  return fake;
-}
 
 // A tiny DNS server: A 127.0.0.1 for names under .test, nothing else.
 async function startDns() {

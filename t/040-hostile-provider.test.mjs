@@ -17,21 +17,21 @@
 //   Content-Length and chunk sizes cannot overflow;
 // - nothing a provider sends puts a control character in the error log.
 //
-// The failure-injecting provider is a small scriptable server in this file
-// (node:http, or node:https with a CA made by makeTls), as in
-// t/020-provider.test.mjs; handlers can also write raw bytes to the socket.
+// The failure-injecting provider is t/lib/fakeidp.mjs (node:http, or
+// node:https with a CA made by makeTls); handlers can also write raw bytes.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import http_ from 'node:http';
-import https_ from 'node:https';
-import path from 'node:path';
 import {
-  startNginx, startEcho, stopAll, http, sign, makeKeys, publicJwks, publicJwk, makeTls,
-  makePrefix,
+  startNginx, startEcho, stopAll, http, sign, makeKeys, publicJwks, publicJwk,
 } from './lib/harness.mjs';
+import { startFakeIdp as startFake, logged } from './lib/fakeidp.mjs';
+
+let serial = 0;
+
+// each fake provider of this file gets its own kid prefix
+const startFakeIdp = (o = {}) => startFake({ kidPrefix: `k${serial++}-`, ...o });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mine = [];
@@ -71,97 +71,9 @@ ${body}
 
 const get = (ng, token) => http(ng.url('/'), { headers: { Authorization: `Bearer ${token}` } });
 
-// polls the error log until `re` matches (returns the match)
-async function logged(ng, re, { timeout = 10000, since = 0 } = {}) {
-  const until = Date.now() + timeout;
-  for (;;) {
-    const m = ng.errorLog(since).match(re);
-    if (m) return m;
-    if (Date.now() > until) {
-      throw new Error(`not in the error log after ${timeout} ms: ${re}\n`
-        + ng.errorLog(since).split('\n').filter((l) => !l.includes('[debug]')).slice(-20).join('\n'));
-    }
-    await sleep(25);
-  }
-}
-
 // the module's own lines above debug
 const errors = (ng, since = 0) => ng.errorLog(since).split('\n')
   .filter((l) => /\[(warn|error|crit|alert|emerg)\]/.test(l)).join('\n');
-
-let tlsDir;
-
-// one CA for the file; a certificate per server (127.0.0.1 and localhost)
-function tlsFor(name) {
-  tlsDir ||= path.join(makePrefix('tls'), 'tls');
-  return makeTls(tlsDir, { hosts: ['127.0.0.1', 'localhost'], name });
-}
-
-let serial = 0;
-
-// A scriptable identity provider: each path answers with a replaceable
-// handler; `raw` handlers write bytes to the socket themselves (for what
-// node:http would refuse to send). `tls`: https with a certificate of the
-// file's CA. Tokens are signed with `fake.token()`.
-async function startFakeIdp({ discovery = {}, keys, tls = false } = {}) {
-  const k = keys || await makeKeys({ rsa: true, ec: false, kidPrefix: `k${serial++}-` });
-  const hits = {};
-  const handlers = {};
-  const onRequest = (req, res) => {
-    const p = new URL(req.url, 'http://x').pathname;
-    hits[p] = (hits[p] || 0) + 1;
-    const h = handlers[p];
-    if (h) return h(req, res);
-    res.writeHead(404, { 'Content-Length': 0 }).end();
-  };
-  const cert = tls ? tlsFor(`idp${serial++}`) : null;
-  const server = tls
-    ? https_.createServer({ key: fs.readFileSync(cert.key), cert: fs.readFileSync(cert.cert) }, onRequest)
-    : http_.createServer(onRequest);
-  const sockets = new Set();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const fake = {
-    port,
-    issuer,
-    keys: k,
-    ca: cert?.caCert,
-    discovery: { issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token`, ...discovery },
-    hits: (p) => hits[p] || 0,
-    get open() { return sockets.size; },
-    on(p, h) { handlers[p] = h; },
-    json(p, obj, headers = {}) {
-      fake.on(p, (req, res) => {
-        const body = typeof obj === 'function' ? obj() : obj;
-        const text = typeof body === 'string' ? body : JSON.stringify(body);
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text),
-          ...headers });
-        res.end(text);
-      });
-    },
-    // fn(socket, req): the whole answer, bytes as they are
-    raw(p, fn) {
-      fake.on(p, (req) => fn(req.socket, req));
-    },
-    token(over = {}, header = {}, key = k.keys[0]) {
-      const now = Math.floor(Date.now() / 1000);
-      return sign({ alg: key.alg || 'RS256', typ: 'at+jwt', kid: key.kid, ...header },
-        { iss: issuer, aud: 'urn:api', sub: 'alice', iat: now, exp: now + 300, ...over }, key);
-    },
-  };
-  fake.json('/.well-known/openid-configuration', () => fake.discovery);
-  fake.json('/jwks', () => publicJwks(k));
-  mine.push(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => server.close(r));
-  });
-  return fake;
-}
 
 // a complete HTTP/1.1 answer with a JSON body, as a string
 const answer = (obj, head = 'HTTP/1.1 200 OK', extra = '') => {

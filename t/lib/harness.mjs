@@ -77,7 +77,8 @@ process.on('exit', (code) => {
   }
 });
 
-function onStop(fn) {
+// registers fn to run at stopAll() (for helpers in t/lib)
+export function onStop(fn) {
   stoppers.push(fn);
   return fn;
 }

@@ -469,8 +469,13 @@ static void
 test_rfc7515_a2_rs256(void **state)
 {
     size_t            skipped;
+    ngx_oidc_jws_t    jws;
     ngx_oidc_err_t    err;
     ngx_oidc_jwks_t  *set;
+
+    static const char  payload[] =
+        "{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n"
+        " \"http://example.com/is_root\":true}";
 
     (void) state;
 
@@ -485,6 +490,17 @@ test_rfc7515_a2_rs256(void **state)
     /* the same key refuses PS256 and the RS256 token if RS256 is barred */
     assert_int_equal(verify_rc(rfc7515_a2_jws, set, NGX_OIDC_ALG_PS256),
                      NGX_OIDC_DECLINED);
+
+    /* decode keeps the payload's exact bytes (the RFC's, CRLFs included) */
+    assert_int_equal(ngx_oidc_jws_decode(&jws,
+                                         (const unsigned char *) rfc7515_a2_jws,
+                                         sizeof(rfc7515_a2_jws) - 1,
+                                         NGX_OIDC_JWS_MAX_LEN, &err),
+                     NGX_OIDC_OK);
+    assert_int_equal(jws.raw_payload_len, sizeof(payload) - 1);
+    assert_memory_equal(jws.raw_payload, payload, sizeof(payload) - 1);
+    assert_non_null(jws.payload);
+    ngx_oidc_jws_free(&jws);
 
     ngx_oidc_jwks_free(set);
 }
