@@ -1,0 +1,120 @@
+
+/*
+ * Copyright (C) ngx_http_oidc_module developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_oidc_browser.h"
+
+
+#define NGX_HTTP_OIDC_TOKEN_PARAMS_MAX  16
+
+
+static ngx_int_t ngx_http_oidc_client_basic(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *header);
+
+
+ngx_http_oidc_http_t *
+ngx_http_oidc_token_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
+    ngx_oidc_param_t *params, size_t n, ngx_http_oidc_http_done_pt handler,
+    void *data)
+{
+    size_t                      len, i;
+    ngx_str_t                   form, url, basic, *hdr;
+    ngx_oidc_param_t            all[NGX_HTTP_OIDC_TOKEN_PARAMS_MAX];
+    ngx_http_oidc_endpoints_t  *ep;
+
+    ep = ngx_http_oidc_provider_endpoints(p);
+
+    if (ep == NULL || ep->token_endpoint.len == 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oidc: provider \"%V\" has no token endpoint", &p->name);
+        return NULL;
+    }
+
+    if (n + 1 > NGX_HTTP_OIDC_TOKEN_PARAMS_MAX) {
+        return NULL;
+    }
+
+    for (i = 0; i < n; i++) {
+        all[i] = params[i];
+    }
+
+    hdr = NULL;
+
+    if (p->client_secret.len == 0) {
+        /* a public client (PKCE) names itself in the body */
+        ngx_http_oidc_ostr_set(all[n].name, "client_id");
+        ngx_http_oidc_ostr(all[n].value, p->client_id);
+        n++;
+
+    } else {
+        if (ngx_http_oidc_client_basic(r, p, &basic) != NGX_OK) {
+            return NULL;
+        }
+
+        hdr = &basic;
+    }
+
+    len = ngx_oidc_form_build_len(all, n, NGX_OIDC_URL_FORM);
+
+    form.data = ngx_pnalloc(r->pool, len);
+    url.data = ngx_pstrdup(r->pool, &ep->token_endpoint);
+
+    if (form.data == NULL || url.data == NULL) {
+        return NULL;
+    }
+
+    form.len = ngx_oidc_form_build(form.data, all, n, NGX_OIDC_URL_FORM);
+    url.len = ep->token_endpoint.len;
+
+    return ngx_http_oidc_http_post_form(p, &url, &form, hdr,
+                                        r->connection->log, handler, data);
+}
+
+
+/* client_secret_basic: RFC 6749 2.3.1, each part form-encoded */
+
+static ngx_int_t
+ngx_http_oidc_client_basic(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
+    ngx_str_t *header)
+{
+    size_t     len;
+    u_char    *s;
+    ngx_str_t  cred, b64;
+
+    len = ngx_oidc_url_escape_len(p->client_id.data, p->client_id.len,
+                                  NGX_OIDC_URL_FORM)
+          + 1 + ngx_oidc_url_escape_len(p->client_secret.data,
+                                        p->client_secret.len,
+                                        NGX_OIDC_URL_FORM);
+
+    cred.data = ngx_pnalloc(r->pool, len);
+    header->data = ngx_pnalloc(r->pool, sizeof("Authorization: Basic ") - 1
+                               + ngx_base64_encoded_length(len) + 2);
+    if (cred.data == NULL || header->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = cred.data;
+    s += ngx_oidc_url_escape(s, p->client_id.data, p->client_id.len,
+                             NGX_OIDC_URL_FORM);
+    *s++ = ':';
+    s += ngx_oidc_url_escape(s, p->client_secret.data, p->client_secret.len,
+                             NGX_OIDC_URL_FORM);
+    cred.len = s - cred.data;
+
+    s = ngx_cpymem(header->data, "Authorization: Basic ",
+                   sizeof("Authorization: Basic ") - 1);
+    b64.data = s;
+    ngx_encode_base64(&b64, &cred);
+    s += b64.len;
+    *s++ = CR; *s++ = LF;
+    header->len = s - header->data;
+
+    return NGX_OK;
+}
