@@ -97,7 +97,7 @@ typedef struct {
     ngx_array_t                   providers;        /* provider pointers */
     ngx_array_t                   claim_vars;       /* claim_var_t */
     ngx_array_t                   header_keys;      /* u_char *: norm of
-                                                       every auth_oidc_header */
+                                                     every auth_oidc_header */
     ngx_shm_zone_t               *token_cache;
     time_t                        token_cache_max_ttl;
     ngx_shm_zone_t               *sessions;         /* and pending logins */
@@ -115,7 +115,7 @@ typedef struct {
 typedef struct {
     ngx_http_oidc_provider_t     *provider;         /* NULL: off */
     ngx_str_t                     provider_name;
-    ngx_flag_t                    enable;           /* NGX_CONF_UNSET: inherit */
+    ngx_flag_t                    enable;           /* UNSET: inherit */
     ngx_str_t                     realm;
     ngx_array_t                  *scopes;           /* ngx_str_t */
     ngx_array_t                  *require;          /* complex values */
@@ -236,6 +236,9 @@ ngx_int_t ngx_http_oidc_shm_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_pool_t *pool, ngx_str_t *value);
 ngx_int_t ngx_http_oidc_shm_set(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_str_t *value, time_t expires, ngx_log_t *log);
+/* stores only if no live entry has this key: NGX_OK, NGX_BUSY (one has) */
+ngx_int_t ngx_http_oidc_shm_insert(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_str_t *value, time_t expires, ngx_log_t *log);
 void ngx_http_oidc_shm_delete(ngx_shm_zone_t *zone, ngx_str_t *key);
 /* as ngx_http_oidc_shm_get(), and the entry is removed (single use) */
 ngx_int_t ngx_http_oidc_shm_take(ngx_shm_zone_t *zone, ngx_str_t *key,
@@ -244,14 +247,17 @@ ngx_int_t ngx_http_oidc_shm_take(ngx_shm_zone_t *zone, ngx_str_t *key,
 /*
  * ngx_http_oidc_store.c: where sessions and pending logins live; the
  * embedded store is the "sessions" shared memory zone, and a Redis
- * store plugs in behind the same three calls (which may then return
+ * store plugs in behind the same calls (which may then return
  * NGX_AGAIN).  get: NGX_OK (*value in r->pool), NGX_DECLINED (absent or
  * expired), NGX_ERROR; with "take" the entry is removed atomically.
- * set: NGX_OK, NGX_DECLINED (no room), NGX_ERROR.
+ * set: NGX_OK, NGX_DECLINED (no room), NGX_ERROR.  insert: as set, but
+ * only when no live entry has the key, else NGX_BUSY (a lock, a replay).
  */
 ngx_int_t ngx_http_oidc_store_get(ngx_http_request_t *r, ngx_str_t *key,
     ngx_str_t *value, ngx_uint_t take);
 ngx_int_t ngx_http_oidc_store_set(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value, time_t expires);
+ngx_int_t ngx_http_oidc_store_insert(ngx_http_request_t *r, ngx_str_t *key,
     ngx_str_t *value, time_t expires);
 void ngx_http_oidc_store_delete(ngx_http_request_t *r, ngx_str_t *key);
 

@@ -87,11 +87,16 @@ ngx_int_t ngx_http_oidc_session_create(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, json_t *tokens, json_t *claims);
 
 /*
- * ngx_http_oidc_token_endpoint.c: a POST of "params" (and the client's
- * authentication) to the provider's token endpoint; as
- * ngx_http_oidc_http_post_form(), and NULL also when the provider has no
- * token endpoint (logged).
+ * ngx_http_oidc_token_endpoint.c: a POST of the form "params" and the
+ * client's authentication to one of the provider's endpoints that
+ * authenticate the client (token, revocation, introspection); as
+ * ngx_http_oidc_http_post_form(), with the request's log.  token_post:
+ * to the token endpoint, NULL also when there is none (logged).
  */
+ngx_http_oidc_http_t *ngx_http_oidc_client_post(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *endpoint,
+    ngx_oidc_param_t *params, size_t n, ngx_http_oidc_http_done_pt handler,
+    void *data);
 ngx_http_oidc_http_t *ngx_http_oidc_token_post(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_oidc_param_t *params, size_t n,
     ngx_http_oidc_http_done_pt handler, void *data);

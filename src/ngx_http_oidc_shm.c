@@ -44,6 +44,9 @@ static void ngx_http_oidc_shm_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_oidc_shm_node_t *ngx_http_oidc_shm_lookup(
     ngx_http_oidc_shm_ctx_t *ctx, ngx_str_t *key, uint32_t hash);
+static ngx_int_t ngx_http_oidc_shm_store(ngx_shm_zone_t *zone,
+    ngx_str_t *key, ngx_str_t *value, time_t expires, ngx_uint_t only_new,
+    ngx_log_t *log);
 static void ngx_http_oidc_shm_free_node(ngx_http_oidc_shm_ctx_t *ctx,
     ngx_http_oidc_shm_node_t *sn);
 static void *ngx_http_oidc_shm_alloc(ngx_http_oidc_shm_ctx_t *ctx,
@@ -306,6 +309,24 @@ ngx_int_t
 ngx_http_oidc_shm_set(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_str_t *value, time_t expires, ngx_log_t *log)
 {
+    return ngx_http_oidc_shm_store(zone, key, value, expires, 0, log);
+}
+
+
+ngx_int_t
+ngx_http_oidc_shm_insert(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_str_t *value, time_t expires, ngx_log_t *log)
+{
+    return ngx_http_oidc_shm_store(zone, key, value, expires, 1, log);
+}
+
+
+/* "only_new": a live entry of this key is kept and NGX_BUSY returned */
+
+static ngx_int_t
+ngx_http_oidc_shm_store(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_str_t *value, time_t expires, ngx_uint_t only_new, ngx_log_t *log)
+{
     size_t                     size;
     uint32_t                   hash;
     ngx_http_oidc_shm_ctx_t   *ctx;
@@ -324,6 +345,11 @@ ngx_http_oidc_shm_set(ngx_shm_zone_t *zone, ngx_str_t *key,
     sn = ngx_http_oidc_shm_lookup(ctx, key, hash);
 
     if (sn != NULL) {
+        if (only_new && sn->expires > ngx_time()) {
+            ngx_shmtx_unlock(&ctx->shpool->mutex);
+            return NGX_BUSY;
+        }
+
         ngx_http_oidc_shm_free_node(ctx, sn);
     }
 

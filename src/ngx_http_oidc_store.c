@@ -13,7 +13,7 @@
 
 /*
  * The session store: today the embedded shared memory zone only.  A
- * Redis store (session_store) goes behind these three calls; it would
+ * Redis store (session_store) goes behind these calls; it would
  * return NGX_AGAIN and resume the request as provider_keys() does.
  */
 
@@ -51,6 +51,23 @@ ngx_http_oidc_store_set(ngx_http_request_t *r, ngx_str_t *key,
 
     return ngx_http_oidc_shm_set(omcf->sessions, key, value, expires,
                                  r->connection->log);
+}
+
+
+ngx_int_t
+ngx_http_oidc_store_insert(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value, time_t expires)
+{
+    ngx_http_oidc_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
+
+    if (omcf->sessions == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oidc_shm_insert(omcf->sessions, key, value, expires,
+                                    r->connection->log);
 }
 
 

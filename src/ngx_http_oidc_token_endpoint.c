@@ -23,9 +23,6 @@ ngx_http_oidc_token_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_oidc_param_t *params, size_t n, ngx_http_oidc_http_done_pt handler,
     void *data)
 {
-    size_t                      len, i;
-    ngx_str_t                   form, url, basic, *hdr;
-    ngx_oidc_param_t            all[NGX_HTTP_OIDC_TOKEN_PARAMS_MAX];
     ngx_http_oidc_endpoints_t  *ep;
 
     ep = ngx_http_oidc_provider_endpoints(p);
@@ -35,6 +32,20 @@ ngx_http_oidc_token_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
                       "oidc: provider \"%V\" has no token endpoint", &p->name);
         return NULL;
     }
+
+    return ngx_http_oidc_client_post(r, p, &ep->token_endpoint, params, n,
+                                     handler, data);
+}
+
+
+ngx_http_oidc_http_t *
+ngx_http_oidc_client_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
+    ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t n,
+    ngx_http_oidc_http_done_pt handler, void *data)
+{
+    size_t             len, i;
+    ngx_str_t          form, url, basic, *hdr;
+    ngx_oidc_param_t   all[NGX_HTTP_OIDC_TOKEN_PARAMS_MAX];
 
     if (n + 1 > NGX_HTTP_OIDC_TOKEN_PARAMS_MAX) {
         return NULL;
@@ -63,14 +74,14 @@ ngx_http_oidc_token_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     len = ngx_oidc_form_build_len(all, n, NGX_OIDC_URL_FORM);
 
     form.data = ngx_pnalloc(r->pool, len);
-    url.data = ngx_pstrdup(r->pool, &ep->token_endpoint);
+    url.data = ngx_pstrdup(r->pool, endpoint);
 
     if (form.data == NULL || url.data == NULL) {
         return NULL;
     }
 
     form.len = ngx_oidc_form_build(form.data, all, n, NGX_OIDC_URL_FORM);
-    url.len = ep->token_endpoint.len;
+    url.len = endpoint->len;
 
     return ngx_http_oidc_http_post_form(p, &url, &form, hdr,
                                         r->connection->log, handler, data);
