@@ -159,10 +159,13 @@ test('deep link: provider login, back on the deep link with its query, claims up
     assert.ok(!cookies.some((c) => c.name.startsWith(`${COOKIE}_`)), 'binding cookie removed');
 
     // a second request: no redirect, no provider round trip
+    const grants = op.events('grant.success').length;
+    assert.ok(grants >= 1, 'the code was exchanged at the provider');
     const resp = await b.page.goto(`${origin}/app/second`);
     assert.equal(resp.status(), 200);
     assert.equal(resp.request().redirectedFrom(), null);
     assert.equal(hdr(seen('/app/second').at(-1), 'x-user'), 'alice');
+    assert.equal(op.events('grant.success').length, grants, 'no token request for a session');
 
     // the session cookie works for plain HTTP clients too; tokens never in a cookie
     const r = await http(`${origin}/app/api`, { headers: { Cookie: `${COOKIE}=${session.value}`, Accept: 'application/json' } });

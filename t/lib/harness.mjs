@@ -407,6 +407,14 @@ export async function startProvider(opts = {}) {
     get publicJwks() { return publicJwks(keys); },
     url: (p = '/') => new URL(p, `${issuer}/`).href,
     log: () => readText(log),
+    // protocol events seen so far ("op event" lines of op.mjs), optionally
+    // only those named `name`: [{name, client, grant_type, ...}]
+    events(name) {
+      return readText(log).split('\n')
+        .filter((l) => l.startsWith('op event '))
+        .map((l) => JSON.parse(l.slice('op event '.length)))
+        .filter((e) => !name || e.name === name);
+    },
     async stop() { await killChild(child); },
     // Same port and settings; new keys (key rotation) or env if given.
     async restart({ keys: newKeys, env: newEnv } = {}) {

@@ -187,6 +187,41 @@ const provider = new Provider(ISSUER, {
 
 provider.on('server_error', (ctx, err) => { console.error('op server_error:', err); });
 
+// One stdout line per protocol event, for tests to count what the gateway
+// asked for (harness: op.events()): "op event {json}". Never a token.
+const event = (name, more = {}) => {
+  console.log(`op event ${JSON.stringify({ name, ...more })}`);
+};
+const client = (ctx) => ctx?.oidc?.client?.clientId;
+provider.on('grant.success', (ctx) => event('grant.success', {
+  client: client(ctx), grant_type: ctx.oidc.params?.grant_type,
+}));
+provider.on('grant.error', (ctx, err) => event('grant.error', {
+  client: client(ctx), grant_type: ctx.oidc?.params?.grant_type, error: err.error || err.message,
+}));
+provider.on('revocation.success', (ctx, token) => event('revocation.success', {
+  client: client(ctx), kind: token?.kind,
+}));
+provider.on('revocation.error', (ctx, err) => event('revocation.error', {
+  client: client(ctx), error: err.error || err.message,
+}));
+provider.on('end_session.success', (ctx) => event('end_session.success', { client: client(ctx) }));
+provider.on('end_session.error', (ctx, err) => event('end_session.error', {
+  error: err.error || err.message,
+}));
+provider.on('backchannel.success', (ctx, c, accountId, sid) => event('backchannel.success', {
+  client: c?.clientId, sub: accountId, sid,
+}));
+provider.on('backchannel.error', (ctx, err, c) => event('backchannel.error', {
+  client: c?.clientId, error: err.message,
+}));
+provider.on('introspection.error', (ctx, err) => event('introspection.error', {
+  error: err.error || err.message,
+}));
+provider.on('userinfo.error', (ctx, err) => event('userinfo.error', {
+  error: err.error || err.message,
+}));
+
 const server = TLS
   ? https.createServer({ cert: fs.readFileSync(env.OP_TLS_CERT), key: fs.readFileSync(env.OP_TLS_KEY) },
     provider.callback())
