@@ -13,6 +13,11 @@
 //              them), cache on: each new token is verified once
 //   nocache    auth_oidc, one token, cache off: a full verification
 //              (decode, RS256 verify, claims) on every request
+//   session    auth_oidc with a browser session: a login done once with
+//              headless Chromium against the real oidc-provider
+//              (t/lib/op.mjs), then every request carries the session
+//              cookie; compared with
+//   bare-cookie  no module, the same session cookie sent
 // Each location passes 2 claims upstream as headers.  Runs are interleaved
 // (bare, repeated, distinct, nocache, bare, ...) and the median of the rounds
 // is reported, with each ratio to the bare proxy of the same run; absolute
@@ -25,7 +30,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeKeys, publicJwks, sign, freePort, waitPort } from '../t/lib/harness.mjs';
+import {
+  makeKeys, publicJwks, sign, freePort, waitPort, startProvider, stopAll, CLIENTS,
+} from '../t/lib/harness.mjs';
+import { launchBrowser, devLogin } from '../t/lib/browser.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name, def) => {
@@ -86,7 +94,10 @@ end
 `);
 
 const ports = { upstream: await freePort(), bare: await freePort(), repeated: await freePort(),
-  distinct: await freePort(), nocache: await freePort() };
+  distinct: await freePort(), nocache: await freePort(), 'bare-cookie': await freePort(),
+  session: await freePort() };
+const sessionOrigin = `http://127.0.0.1:${ports.session}`;
+const op = await startProvider({ rpOrigin: sessionOrigin });
 
 const protectedServer = (port, cache) => `
     server {
@@ -124,6 +135,12 @@ http {
         jwks_file ${dir}/jwks.json;
         audience urn:bench:api;
     }
+    oidc_provider dev {
+        issuer ${op.issuer};
+        client_id gateway;
+        client_secret ${CLIENTS.gateway};
+        allow_insecure_http on;
+    }
     oidc_token_cache_zone 64m;
     auth_oidc_claim_set $workspace "http://lifen.fr/userInfo" currentWorkspaceId;
 
@@ -141,6 +158,24 @@ http {
             proxy_pass http://upstream;
         }
     }
+    server {
+        listen 127.0.0.1:${ports['bare-cookie']};
+        location / {
+            proxy_set_header Connection "";
+            proxy_set_header X-User "alice";
+            proxy_set_header X-Token "at";
+            proxy_pass http://upstream;
+        }
+    }
+    server {
+        listen 127.0.0.1:${ports.session};
+        location / {
+            auth_oidc dev;
+            auth_oidc_header X-User $oidc_claim_sub;
+            auth_oidc_header X-Token $oidc_access_token;
+            proxy_pass http://upstream;
+        }
+    }
 ${protectedServer(ports.repeated, 'on')}
 ${protectedServer(ports.distinct, 'on')}
 ${protectedServer(ports.nocache, 'off')}
@@ -153,9 +188,23 @@ const stop = () => { try { nginx.kill('SIGQUIT'); } catch { /* gone */ } };
 process.on('exit', stop);
 await waitPort(ports.nocache, { child: nginx, what: 'nginx' });
 
+// one browser login for the session case
+const browser = await launchBrowser();
+let cookie;
+try {
+  await browser.page.goto(`${sessionOrigin}/`);
+  await devLogin(browser.page, { until: (u) => u.origin === sessionOrigin });
+  const c = (await browser.cookies(sessionOrigin)).find((x) => x.name.endsWith('NGX_OIDC_SESSION'));
+  if (!c) throw new Error('no session cookie after the login');
+  cookie = `${c.name}=${c.value}`;
+} finally {
+  await browser.close();
+}
+
 function wrk(port, { script, seconds = SECONDS } = {}) {
   const args = ['-t1', `-c${CONNS}`, `-d${seconds}s`];
   if (script) args.push('-s', script);
+  else if (port === ports.session || port === ports['bare-cookie']) args.push('-H', `Cookie: ${cookie}`);
   else args.push('-H', `Authorization: Bearer ${token}`);
   args.push(`http://127.0.0.1:${port}/`);
   const out = execFileSync('wrk', args, { encoding: 'utf8' });
@@ -179,9 +228,11 @@ if (process.argv.includes('--serve')) {
 }
 
 // warm up: connections, keys, cache
-for (const p of [ports.bare, ports.repeated, ports.nocache]) wrk(p, { seconds: 1 });
+for (const p of [ports.bare, ports.repeated, ports.nocache, ports['bare-cookie'], ports.session]) {
+  wrk(p, { seconds: 1 });
+}
 
-const runs = { bare: [], repeated: [], distinct: [], nocache: [] };
+const runs = { bare: [], repeated: [], distinct: [], nocache: [], 'bare-cookie': [], session: [] };
 for (let i = 0; i < ROUNDS; i++) {
   for (const k of Object.keys(runs)) {
     runs[k].push(wrk(ports[k], k === 'distinct' ? { script: lua } : {}));
@@ -193,9 +244,11 @@ const bare = median(runs.bare);
 console.log(`${spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim()}, `
   + `${os.cpus().length} cores, 1 worker, wrk -t1 -c${CONNS}, ${SECONDS}s x ${ROUNDS} rounds, `
   + `Authorization header ${`Bearer ${token}`.length + 'Authorization: '.length} bytes`);
-console.log('case        req/s (median)   ratio to bare   runs');
+console.log('case          req/s (median)   ratio to bare   runs');
 for (const [k, v] of Object.entries(runs)) {
-  console.log(`${k.padEnd(12)}${median(v).toFixed(0).padStart(14)}   ${(median(v) / bare).toFixed(3).padStart(13)}`
+  // the session case is compared with the bare proxy sending its cookie
+  const ref = k === 'session' || k === 'bare-cookie' ? median(runs['bare-cookie']) : bare;
+  console.log(`${k.padEnd(14)}${median(v).toFixed(0).padStart(14)}   ${(median(v) / ref).toFixed(3).padStart(13)}`
     + `   ${v.map((x) => x.toFixed(0)).join(' ')}`);
 }
 
@@ -214,4 +267,5 @@ if (MEMORY) {
 }
 
 stop();
+await stopAll();
 fs.rmSync(dir, { recursive: true, force: true });

@@ -53,6 +53,7 @@ typedef struct {
     ngx_str_t                     ssl_trusted_certificate;
     ngx_str_t                     ssl_crl;
     time_t                        session_timeout;
+    time_t                        session_idle_timeout;   /* 0: off */
     ngx_flag_t                    logout_token_hint;
     ngx_flag_t                    userinfo;
     ngx_flag_t                    pkce;             /* UNSET: automatic */
@@ -240,6 +241,16 @@ ngx_int_t ngx_http_oidc_shm_set(ngx_shm_zone_t *zone, ngx_str_t *key,
 ngx_int_t ngx_http_oidc_shm_insert(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_str_t *value, time_t expires, ngx_log_t *log);
 void ngx_http_oidc_shm_delete(ngx_shm_zone_t *zone, ngx_str_t *key);
+/* a live entry's new expiry: NGX_OK, NGX_DECLINED (absent or expired) */
+ngx_int_t ngx_http_oidc_shm_touch(ngx_shm_zone_t *zone, ngx_str_t *key,
+    time_t expires);
+/*
+ * A counter of the zone, changed whenever its user says entries that
+ * workers may hold copies of have changed or gone (a session ended or
+ * renewed): a copy is good while the counter is what it was.
+ */
+ngx_uint_t ngx_http_oidc_shm_generation(ngx_shm_zone_t *zone);
+void ngx_http_oidc_shm_changed(ngx_shm_zone_t *zone);
 /* as ngx_http_oidc_shm_get(), and the entry is removed (single use) */
 ngx_int_t ngx_http_oidc_shm_take(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_pool_t *pool, ngx_str_t *value);
@@ -260,6 +271,15 @@ ngx_int_t ngx_http_oidc_store_set(ngx_http_request_t *r, ngx_str_t *key,
 ngx_int_t ngx_http_oidc_store_insert(ngx_http_request_t *r, ngx_str_t *key,
     ngx_str_t *value, time_t expires);
 void ngx_http_oidc_store_delete(ngx_http_request_t *r, ngx_str_t *key);
+/* a live session's new expiry (idle timeout): NGX_OK, NGX_DECLINED */
+ngx_int_t ngx_http_oidc_store_touch(ngx_http_request_t *r, ngx_str_t *key,
+    time_t expires);
+/*
+ * Sessions: copies held by workers are good while the generation is the
+ * same; "changed" after a session ends or is rewritten.
+ */
+ngx_uint_t ngx_http_oidc_store_generation(ngx_http_request_t *r);
+void ngx_http_oidc_store_changed(ngx_http_request_t *r);
 
 /*
  * ngx_http_oidc_browser.c: sessions, the login redirect and the
@@ -271,11 +291,22 @@ void ngx_http_oidc_store_delete(ngx_http_request_t *r, ngx_str_t *key);
 ngx_int_t ngx_http_oidc_browser_handler(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx);
 
-/* ngx_http_oidc_worker_cache.c: parsed claims of tokens, per worker */
-json_t *ngx_http_oidc_worker_cache_get(ngx_http_oidc_provider_t *p,
-    ngx_str_t *token);
-void ngx_http_oidc_worker_cache_put(ngx_http_oidc_provider_t *p,
-    ngx_str_t *token, json_t *claims, time_t expires, ngx_log_t *log);
+/*
+ * ngx_http_oidc_worker_cache.c: parsed JSON per worker, by key: the claims
+ * of verified tokens (TOKENS, key: the token, generation 0) and loaded
+ * sessions (SESSIONS, key: the store key, generation: the store's).  get
+ * returns a borrowed reference, valid until control returns to the event
+ * loop (json_incref() what must live longer).
+ */
+#define NGX_HTTP_OIDC_WORKER_CACHE_TOKENS    0
+#define NGX_HTTP_OIDC_WORKER_CACHE_SESSIONS  1
+#define NGX_HTTP_OIDC_WORKER_CACHES          2
+
+json_t *ngx_http_oidc_worker_cache_get(ngx_uint_t which,
+    ngx_http_oidc_provider_t *p, ngx_str_t *key, ngx_uint_t generation);
+void ngx_http_oidc_worker_cache_put(ngx_uint_t which,
+    ngx_http_oidc_provider_t *p, ngx_str_t *key, json_t *value,
+    time_t expires, ngx_uint_t generation, ngx_log_t *log);
 void ngx_http_oidc_worker_cache_free(void);
 
 /* ngx_http_oidc_bearer.c */

@@ -348,7 +348,8 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
     ngx_oidc_err_t              err;
     ngx_http_oidc_main_conf_t  *omcf;
 
-    claims = ngx_http_oidc_worker_cache_get(p, &ctx->token);
+    claims = ngx_http_oidc_worker_cache_get(NGX_HTTP_OIDC_WORKER_CACHE_TOKENS,
+                                            p, &ctx->token, 0);
 
     if (claims != NULL) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -386,9 +387,10 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
 
     ctx->claims = claims;
 
-    ngx_http_oidc_worker_cache_put(p, &ctx->token, claims,
+    ngx_http_oidc_worker_cache_put(NGX_HTTP_OIDC_WORKER_CACHE_TOKENS, p,
+                                   &ctx->token, claims,
                                    ngx_http_oidc_bearer_expires(r, p, claims),
-                                   r->connection->log);
+                                   0, r->connection->log);
 
     return NGX_OK;
 }
@@ -448,7 +450,8 @@ ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
         return;
     }
 
-    ngx_http_oidc_worker_cache_put(p, &ctx->token, ctx->claims, expires,
+    ngx_http_oidc_worker_cache_put(NGX_HTTP_OIDC_WORKER_CACHE_TOKENS, p,
+                                   &ctx->token, ctx->claims, expires, 0,
                                    r->connection->log);
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);

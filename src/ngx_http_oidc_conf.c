@@ -131,6 +131,10 @@ static ngx_command_t  ngx_http_oidc_provider_commands[] = {
     { ngx_string("session_timeout"), NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
       0, ngx_http_oidc_provider_offset(session_timeout), NULL },
 
+    { ngx_string("session_idle_timeout"), NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot, 0,
+      ngx_http_oidc_provider_offset(session_idle_timeout), NULL },
+
     { ngx_string("cookie_secure"), NGX_CONF_FLAG, ngx_conf_set_flag_slot,
       0, ngx_http_oidc_provider_offset(cookie_secure), NULL },
 
@@ -332,6 +336,7 @@ ngx_http_oidc_provider_create(ngx_conf_t *cf, ngx_str_t *name)
     p->line = cf->conf_file->line;
 
     p->session_timeout = NGX_CONF_UNSET;
+    p->session_idle_timeout = NGX_CONF_UNSET;
     p->cookie_secure = NGX_CONF_UNSET;
     p->logout_token_hint = NGX_CONF_UNSET;
     p->userinfo = NGX_CONF_UNSET;
@@ -478,6 +483,7 @@ ngx_http_oidc_conf_merge(ngx_http_oidc_provider_conf_t *pc)
     }
 
     ngx_conf_init_value(p->session_timeout, 8 * 3600);
+    ngx_conf_init_value(p->session_idle_timeout, 0);
     ngx_conf_init_value(p->cookie_secure, 1);
     ngx_conf_init_value(p->logout_token_hint, 0);
     ngx_conf_init_value(p->userinfo, 0);

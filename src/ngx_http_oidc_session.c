@@ -11,17 +11,29 @@
 #include "ngx_http_oidc_browser.h"
 
 
+static ngx_int_t ngx_http_oidc_session_read(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *key, ngx_uint_t generation,
+    json_t **live);
+static ngx_int_t ngx_http_oidc_session_use(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *key, json_t *live,
+    ngx_http_oidc_ctx_t *ctx);
 
-/* NGX_OK: a live session, its claims and tokens in ctx; NGX_DECLINED */
+
+/*
+ * A live session, as workers keep it in their cache: one JSON object
+ * with what a request needs, "claims", "access_token" (absent: none),
+ * "id_token", and "touched" (when its idle expiry was last pushed back
+ * by this worker).
+ */
 
 ngx_int_t
 ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_http_oidc_ctx_t *ctx)
 {
-    ngx_int_t           rc;
-    ngx_str_t           name, id, key, value;
-    ngx_oidc_err_t      err;
-    ngx_oidc_session_t  s;
+    json_t      *live;
+    ngx_int_t    rc;
+    ngx_str_t    name, id, key;
+    ngx_uint_t   generation;
 
     if (ngx_http_oidc_cookie_name(r, p, NULL, &name) != NGX_OK) {
         return NGX_ERROR;
@@ -41,7 +53,44 @@ ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_oidc_store_get(r, &key, &value, 0);
+    /* read before the store: a change meanwhile makes the copy stale */
+    generation = ngx_http_oidc_store_generation(r);
+
+    live = ngx_http_oidc_worker_cache_get(NGX_HTTP_OIDC_WORKER_CACHE_SESSIONS,
+                                          p, &key, generation);
+
+    if (live != NULL) {
+        json_incref(live);
+
+    } else {
+        rc = ngx_http_oidc_session_read(r, p, &key, generation, &live);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    rc = ngx_http_oidc_session_use(r, p, &key, live, ctx);
+
+    json_decref(live);
+
+    return rc;
+}
+
+
+/* from the store: NGX_OK and *live (a new reference), or NGX_DECLINED */
+
+static ngx_int_t
+ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
+    ngx_str_t *key, ngx_uint_t generation, json_t **live)
+{
+    time_t              valid;
+    ngx_int_t           rc;
+    ngx_str_t           value;
+    ngx_oidc_err_t      err;
+    ngx_oidc_session_t  s;
+
+    rc = ngx_http_oidc_store_get(r, key, &value, 0);
 
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -58,30 +107,104 @@ ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     if (rc != NGX_OIDC_OK) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "oidc: unreadable session record: %s", err.reason);
-        ngx_http_oidc_store_delete(r, &key);
+        ngx_http_oidc_store_delete(r, key);
+        ngx_http_oidc_store_changed(r);
         return (rc == NGX_OIDC_ERROR) ? NGX_ERROR : NGX_DECLINED;
     }
 
-    if (s.created + p->session_timeout <= ngx_time()) {
+    valid = s.created + p->session_timeout;
+
+    if (valid <= ngx_time()) {
         ngx_oidc_session_free(&s);
-        ngx_http_oidc_store_delete(r, &key);
+        ngx_http_oidc_store_delete(r, key);
+        ngx_http_oidc_store_changed(r);
         return NGX_DECLINED;
     }
 
-    ctx->claims = json_incref(s.claims);
+    *live = json_pack("{s:O, s:s%, s:I}",
+                      "claims", s.claims,
+                      "id_token", s.id_token.data, s.id_token.len,
+                      "touched", (json_int_t) 0);
 
-    ctx->token.len = s.access_token.len;
-    ctx->token.data = ngx_pstrdup(r->pool, (ngx_str_t *) &s.access_token);
-    ctx->id_token.len = s.id_token.len;
-    ctx->id_token.data = ngx_pstrdup(r->pool, (ngx_str_t *) &s.id_token);
+    if (*live != NULL && s.access_token.len
+        && json_object_set_new(*live, "access_token",
+                               json_stringn((char *) s.access_token.data,
+                                            s.access_token.len))
+           != 0)
+    {
+        json_decref(*live);
+        *live = NULL;
+    }
 
     ngx_oidc_session_free(&s);
 
-    if ((ctx->token.len && ctx->token.data == NULL)
-        || ctx->id_token.data == NULL)
-    {
+    if (*live == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_http_oidc_worker_cache_put(NGX_HTTP_OIDC_WORKER_CACHE_SESSIONS, p, key,
+                                   *live, valid, generation,
+                                   r->connection->log);
+
+    return NGX_OK;
+}
+
+
+/* a live session for this request: its claims and tokens in ctx */
+
+static ngx_int_t
+ngx_http_oidc_session_use(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
+    ngx_str_t *key, json_t *live, ngx_http_oidc_ctx_t *ctx)
+{
+    json_t  *v;
+    time_t   now, touched;
+
+    now = ngx_time();
+
+    if (p->session_idle_timeout) {
+        /* push the idle expiry back, at most every tenth of the timeout */
+        touched = (time_t) json_integer_value(json_object_get(live,
+                                                              "touched"));
+
+        if (now - touched >= ngx_max(p->session_idle_timeout / 10, 1)) {
+            if (ngx_http_oidc_store_touch(r, key,
+                                          now + p->session_idle_timeout)
+                != NGX_OK)
+            {
+                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                              "oidc: session ended while idle");
+                return NGX_DECLINED;
+            }
+
+            json_object_set_new(live, "touched", json_integer(now));
+        }
+    }
+
+    ctx->claims = json_incref(json_object_get(live, "claims"));
+
+    v = json_object_get(live, "access_token");
+
+    if (v != NULL) {
+        ctx->token.len = json_string_length(v);
+        ctx->token.data = ngx_pnalloc(r->pool, ctx->token.len);
+
+        if (ctx->token.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(ctx->token.data, json_string_value(v), ctx->token.len);
+    }
+
+    v = json_object_get(live, "id_token");
+
+    ctx->id_token.len = json_string_length(v);
+    ctx->id_token.data = ngx_pnalloc(r->pool, ctx->id_token.len);
+
+    if (ctx->id_token.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ctx->id_token.data, json_string_value(v), ctx->id_token.len);
 
     return NGX_OK;
 }
@@ -91,6 +214,7 @@ ngx_int_t
 ngx_http_oidc_session_create(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, json_t *tokens, json_t *claims)
 {
+    time_t              expires;
     ngx_int_t           rc;
     ngx_str_t           id, key, value, name;
     json_t             *v;
@@ -123,10 +247,25 @@ ngx_http_oidc_session_create(ngx_http_request_t *r,
     s.last_seen = s.created;
     s.claims = claims;
 
+    if (ngx_http_oidc_cookie_name(r, p, NULL, &name) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* the session this browser had (another user's, perhaps) ends */
+    if (ngx_http_oidc_cookie_get(r, &name, &id) == NGX_OK
+        && ngx_http_oidc_token_valid(&id, NGX_HTTP_OIDC_SESSION_ID_LEN))
+    {
+        if (ngx_http_oidc_store_key(r, p, 's', &id, NULL, &key) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_oidc_store_delete(r, &key);
+        ngx_http_oidc_store_changed(r);
+    }
+
     /* a new id on every login: no session fixation */
     if (ngx_http_oidc_random(r, NGX_OIDC_SESSION_ID_BYTES, &id) != NGX_OK
-        || ngx_http_oidc_store_key(r, p, 's', &id, NULL, &key) != NGX_OK
-        || ngx_http_oidc_cookie_name(r, p, NULL, &name) != NGX_OK)
+        || ngx_http_oidc_store_key(r, p, 's', &id, NULL, &key) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -141,8 +280,13 @@ ngx_http_oidc_session_create(ngx_http_request_t *r,
                                         NGX_HTTP_OIDC_MSG_FAILED, NULL);
     }
 
-    rc = ngx_http_oidc_store_set(r, &key, &value,
-                                 s.created + p->session_timeout);
+    expires = s.created + p->session_timeout;
+
+    if (p->session_idle_timeout) {
+        expires = ngx_min(expires, s.created + p->session_idle_timeout);
+    }
+
+    rc = ngx_http_oidc_store_set(r, &key, &value, expires);
     free(value.data);
 
     if (rc != NGX_OK) {

@@ -29,6 +29,7 @@ typedef struct {
     ngx_rbtree_t                  rbtree;
     ngx_rbtree_node_t             sentinel;
     ngx_queue_t                   queue;
+    ngx_atomic_t                  generation;   /* see shm_changed() */
 } ngx_http_oidc_shm_sh_t;
 
 
@@ -118,6 +119,7 @@ ngx_http_oidc_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_oidc_shm_rbtree_insert_value);
 
     ngx_queue_init(&ctx->sh->queue);
+    ctx->sh->generation = 1;
 
     len = sizeof(" in oidc zone \"\"") + shm_zone->shm.name.len;
 
@@ -441,4 +443,55 @@ ngx_http_oidc_shm_alloc(ngx_http_oidc_shm_ctx_t *ctx, size_t size)
     }
 
     return p;
+}
+
+
+ngx_uint_t
+ngx_http_oidc_shm_generation(ngx_shm_zone_t *zone)
+{
+    ngx_http_oidc_shm_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    return ctx->sh->generation;
+}
+
+
+void
+ngx_http_oidc_shm_changed(ngx_shm_zone_t *zone)
+{
+    ngx_http_oidc_shm_ctx_t  *ctx;
+
+    ctx = zone->data;
+
+    (void) ngx_atomic_fetch_add(&ctx->sh->generation, 1);
+}
+
+
+ngx_int_t
+ngx_http_oidc_shm_touch(ngx_shm_zone_t *zone, ngx_str_t *key, time_t expires)
+{
+    uint32_t                   hash;
+    ngx_int_t                  rc;
+    ngx_http_oidc_shm_ctx_t   *ctx;
+    ngx_http_oidc_shm_node_t  *sn;
+
+    ctx = zone->data;
+    hash = ngx_crc32_short(key->data, key->len);
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    sn = ngx_http_oidc_shm_lookup(ctx, key, hash);
+
+    if (sn != NULL && sn->expires > ngx_time()) {
+        sn->expires = expires;
+        rc = NGX_OK;
+
+    } else {
+        rc = NGX_DECLINED;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
 }

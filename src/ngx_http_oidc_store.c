@@ -82,3 +82,47 @@ ngx_http_oidc_store_delete(ngx_http_request_t *r, ngx_str_t *key)
         ngx_http_oidc_shm_delete(omcf->sessions, key);
     }
 }
+
+
+ngx_int_t
+ngx_http_oidc_store_touch(ngx_http_request_t *r, ngx_str_t *key,
+    time_t expires)
+{
+    ngx_http_oidc_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
+
+    if (omcf->sessions == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_oidc_shm_touch(omcf->sessions, key, expires);
+}
+
+
+ngx_uint_t
+ngx_http_oidc_store_generation(ngx_http_request_t *r)
+{
+    ngx_http_oidc_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
+
+    if (omcf->sessions == NULL) {
+        return 0;
+    }
+
+    return ngx_http_oidc_shm_generation(omcf->sessions);
+}
+
+
+void
+ngx_http_oidc_store_changed(ngx_http_request_t *r)
+{
+    ngx_http_oidc_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
+
+    if (omcf->sessions != NULL) {
+        ngx_http_oidc_shm_changed(omcf->sessions);
+    }
+}

@@ -12,11 +12,13 @@
 
 
 /*
- * A per-worker cache of parsed claims in front of the shared one: a token
- * seen again in this worker is neither hashed, copied out of shared memory
- * nor parsed again.  Direct-mapped and of fixed size, so a worker's memory
- * stays flat whatever the number of distinct tokens; a collision simply
- * replaces the entry (the shared cache still has it).
+ * Per-worker caches of parsed JSON in front of the shared stores: a token
+ * (or a session) seen again in this worker is neither copied out of
+ * shared memory nor parsed again.  Direct-mapped and of fixed size, so a
+ * worker's memory stays flat whatever the number of distinct keys; a
+ * collision simply replaces the entry (the shared store still has it).
+ * An entry may carry the generation of the shared store it came from:
+ * it is used only while that generation is unchanged.
  */
 
 #define NGX_HTTP_OIDC_WORKER_CACHE_SIZE  1024    /* a power of 2 */
@@ -24,124 +26,136 @@
 
 typedef struct {
     ngx_http_oidc_provider_t     *provider;
-    u_char                       *token;         /* ngx_alloc()ed copy */
+    u_char                       *key;           /* ngx_alloc()ed copy */
     size_t                        len;
-    json_t                       *claims;
+    json_t                       *value;
     time_t                        expires;
+    ngx_uint_t                    generation;
 } ngx_http_oidc_worker_cache_entry_t;
 
 
-static ngx_http_oidc_worker_cache_entry_t  *ngx_http_oidc_worker_cache;
+static ngx_http_oidc_worker_cache_entry_t
+    *ngx_http_oidc_worker_caches[NGX_HTTP_OIDC_WORKER_CACHES];
 
 
+static ngx_http_oidc_worker_cache_entry_t *ngx_http_oidc_worker_cache_slot(
+    ngx_uint_t which, ngx_str_t *key);
 static void ngx_http_oidc_worker_cache_clear(
     ngx_http_oidc_worker_cache_entry_t *e);
 
 
-static ngx_http_oidc_worker_cache_entry_t *
-ngx_http_oidc_worker_cache_slot(ngx_str_t *token)
-{
-    uint32_t  hash;
-
-    hash = ngx_murmur_hash2(token->data, token->len);
-
-    return &ngx_http_oidc_worker_cache[hash
-                                       & (NGX_HTTP_OIDC_WORKER_CACHE_SIZE - 1)];
-}
-
-
 json_t *
-ngx_http_oidc_worker_cache_get(ngx_http_oidc_provider_t *p, ngx_str_t *token)
+ngx_http_oidc_worker_cache_get(ngx_uint_t which, ngx_http_oidc_provider_t *p,
+    ngx_str_t *key, ngx_uint_t generation)
 {
     ngx_http_oidc_worker_cache_entry_t  *e;
 
-    if (ngx_http_oidc_worker_cache == NULL) {
+    if (ngx_http_oidc_worker_caches[which] == NULL) {
         return NULL;
     }
 
-    e = ngx_http_oidc_worker_cache_slot(token);
+    e = ngx_http_oidc_worker_cache_slot(which, key);
 
-    if (e->claims == NULL
+    if (e->value == NULL
         || e->provider != p
-        || e->len != token->len
-        || ngx_memcmp(e->token, token->data, token->len) != 0)
+        || e->len != key->len
+        || ngx_memcmp(e->key, key->data, key->len) != 0)
     {
         return NULL;
     }
 
-    if (e->expires <= ngx_time()) {
+    if (e->expires <= ngx_time() || e->generation != generation) {
         ngx_http_oidc_worker_cache_clear(e);
         return NULL;
     }
 
-    return e->claims;
+    return e->value;
 }
 
 
 void
-ngx_http_oidc_worker_cache_put(ngx_http_oidc_provider_t *p,
-    ngx_str_t *token, json_t *claims, time_t expires, ngx_log_t *log)
+ngx_http_oidc_worker_cache_put(ngx_uint_t which, ngx_http_oidc_provider_t *p,
+    ngx_str_t *key, json_t *value, time_t expires, ngx_uint_t generation,
+    ngx_log_t *log)
 {
     ngx_http_oidc_worker_cache_entry_t  *e;
 
-    if (ngx_http_oidc_worker_cache == NULL) {
-        ngx_http_oidc_worker_cache = ngx_calloc(
+    if (ngx_http_oidc_worker_caches[which] == NULL) {
+        ngx_http_oidc_worker_caches[which] = ngx_calloc(
                                   NGX_HTTP_OIDC_WORKER_CACHE_SIZE
                                   * sizeof(ngx_http_oidc_worker_cache_entry_t),
                                   log);
-        if (ngx_http_oidc_worker_cache == NULL) {
+        if (ngx_http_oidc_worker_caches[which] == NULL) {
             return;
         }
     }
 
-    e = ngx_http_oidc_worker_cache_slot(token);
+    e = ngx_http_oidc_worker_cache_slot(which, key);
 
-    if (e->claims != NULL) {
+    if (e->value != NULL) {
         ngx_http_oidc_worker_cache_clear(e);
     }
 
-    e->token = ngx_alloc(token->len, log);
-    if (e->token == NULL) {
+    e->key = ngx_alloc(key->len, log);
+    if (e->key == NULL) {
         return;
     }
 
-    ngx_memcpy(e->token, token->data, token->len);
+    ngx_memcpy(e->key, key->data, key->len);
 
     e->provider = p;
-    e->len = token->len;
-    e->claims = json_incref(claims);
+    e->len = key->len;
+    e->value = json_incref(value);
     e->expires = expires;
+    e->generation = generation;
 }
 
 
 void
 ngx_http_oidc_worker_cache_free(void)
 {
-    ngx_uint_t  i;
+    ngx_uint_t                           i, which;
+    ngx_http_oidc_worker_cache_entry_t  *cache;
 
-    if (ngx_http_oidc_worker_cache == NULL) {
-        return;
-    }
+    for (which = 0; which < NGX_HTTP_OIDC_WORKER_CACHES; which++) {
+        cache = ngx_http_oidc_worker_caches[which];
 
-    for (i = 0; i < NGX_HTTP_OIDC_WORKER_CACHE_SIZE; i++) {
-        if (ngx_http_oidc_worker_cache[i].claims != NULL) {
-            ngx_http_oidc_worker_cache_clear(&ngx_http_oidc_worker_cache[i]);
+        if (cache == NULL) {
+            continue;
         }
-    }
 
-    ngx_free(ngx_http_oidc_worker_cache);
-    ngx_http_oidc_worker_cache = NULL;
+        for (i = 0; i < NGX_HTTP_OIDC_WORKER_CACHE_SIZE; i++) {
+            if (cache[i].value != NULL) {
+                ngx_http_oidc_worker_cache_clear(&cache[i]);
+            }
+        }
+
+        ngx_free(cache);
+        ngx_http_oidc_worker_caches[which] = NULL;
+    }
+}
+
+
+static ngx_http_oidc_worker_cache_entry_t *
+ngx_http_oidc_worker_cache_slot(ngx_uint_t which, ngx_str_t *key)
+{
+    uint32_t  hash;
+
+    hash = ngx_murmur_hash2(key->data, key->len);
+
+    return &ngx_http_oidc_worker_caches[which]
+                               [hash & (NGX_HTTP_OIDC_WORKER_CACHE_SIZE - 1)];
 }
 
 
 static void
 ngx_http_oidc_worker_cache_clear(ngx_http_oidc_worker_cache_entry_t *e)
 {
-    json_decref(e->claims);
-    ngx_free(e->token);
+    json_decref(e->value);
+    ngx_free(e->key);
 
-    e->claims = NULL;
-    e->token = NULL;
+    e->value = NULL;
+    e->key = NULL;
     e->provider = NULL;
     e->len = 0;
 }

@@ -291,6 +291,25 @@ test('callback attacks: binding, state, single use, replayed code', async () => 
   assert.match(r.body, /invalid_grant/);
 });
 
+test('a new login from a browser that has a session ends that session (new id, old one gone)', async () => {
+  const a = await pendingCallback('/hold/relogin?n=1', 'mallory');
+  let r = await callback(a.url, a.cookie);
+  assert.equal(r.status, 302, r.body);
+  const first = r.headers['set-cookie'].find((c) => c.startsWith(`${HOLD}=`)).split(';')[0];
+  assert.equal((await http(`${origin}/hold/api`, { headers: { Cookie: first } })).status, 200);
+
+  // a second login completes in the browser that holds the first session
+  const b = await pendingCallback('/hold/relogin?n=2', 'bob');
+  r = await callback(b.url, `${b.cookie}; ${first}`);
+  assert.equal(r.status, 302, r.body);
+  const second = r.headers['set-cookie'].find((c) => c.startsWith(`${HOLD}=`)).split(';')[0];
+  assert.notEqual(second, first);
+  assert.equal((await http(`${origin}/hold/api`, { headers: { Cookie: second } })).status, 200);
+  assert.equal(hdr(echo.last(), 'x-user'), 'bob');
+  const old = await http(`${origin}/hold/api`, { headers: { Cookie: first, Accept: 'application/json' } });
+  assert.equal(old.status, 401, 'the first session ended');
+});
+
 test('provider error reply: a clear page, nothing reflected raw', async () => {
   const a = await pendingCallback('/hold/err');
   const u = new URL(a.url);
