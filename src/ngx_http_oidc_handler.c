@@ -102,6 +102,20 @@ ngx_http_oidc_access_handler(ngx_http_request_t *r)
         rc = ngx_http_oidc_challenge(r, olcf, ctx, rc);
     }
 
+    if (rc != NGX_OK) {
+        /*
+         * with "satisfy any" another module may still let the request
+         * in: the variables must not carry an identity refused here
+         */
+        ngx_str_null(&ctx->token);
+        ngx_str_null(&ctx->id_token);
+
+        if (ctx->claims != NULL) {
+            json_decref(ctx->claims);
+            ctx->claims = NULL;
+        }
+    }
+
     ctx->state = NGX_HTTP_OIDC_DONE;
     ctx->verdict = rc;
 

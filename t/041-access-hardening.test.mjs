@@ -56,6 +56,18 @@ before(async () => {
             proxy_pass http://${echo.addr};
         }
 
+        # refused for scope, let in by address: no identity upstream
+        location /any-scope {
+            satisfy any;
+            allow 127.0.0.1;
+            deny all;
+            auth_oidc p;
+            auth_oidc_require_scope no:such:scope;
+            proxy_set_header X-Token $oidc_access_token;
+            proxy_set_header X-Claim-Sub $oidc_claim_sub;
+            proxy_pass http://${echo.addr};
+        }
+
         location /open {
             auth_oidc off;
             proxy_pass http://${echo.addr};
@@ -107,6 +119,16 @@ test('satisfy any: forged identity headers are removed when the address lets the
   const token = await op.token();
   const good = await http(ng.url('/any'), { headers: [['Authorization', `Bearer ${token}`], ...forged] });
   assert.deepEqual(subs(good), ['api-client']);
+});
+
+test('satisfy any: a token refused here leaves no identity in the variables', async () => {
+  const token = await op.token();
+  const r = await http(ng.url('/any-scope'), { headers: [['Authorization', `Bearer ${token}`]] });
+  assert.equal(r.status, 200, r.body);
+  const h = r.json().headers;
+  assert.deepEqual(headerValues(h, 'X-Token'), []);
+  assert.deepEqual(headerValues(h, 'X-Claim-Sub'), []);
+  assert.deepEqual(subs(r), []);
 });
 
 test('auth_oidc off: forged copies of an inherited auth_oidc_header are removed', async () => {
