@@ -3,7 +3,8 @@
 // for the module's tests and for ./scripts/run. Standalone only; configured
 // through the environment:
 //
-//   OP_PORT            listen port (default 9000), always on 127.0.0.1
+//   OP_PORT            listen port (default 9000)
+//   OP_LISTEN          listen address (default 127.0.0.1; the compose example: 0.0.0.0)
 //   OP_HOST            host name used in the issuer (default 127.0.0.1)
 //   OP_ISSUER          full issuer URL (overrides scheme/host/port above)
 //   OP_KEYS_FILE       private JWKS ({"keys":[...]}) to sign with; default:
@@ -227,7 +228,7 @@ const server = TLS
     provider.callback())
   : http.createServer(provider.callback());
 
-server.listen(PORT, '127.0.0.1', () => {
+server.listen(PORT, env.OP_LISTEN || '127.0.0.1', () => {
   console.log(`op ready ${ISSUER}`);
 });
 
