@@ -12,7 +12,7 @@
 
 
 
-/* NGX_OK: a live session, its claims and tokens in ctx; NGX_DECLINED */
+/* NGX_OK: a live session, its claims and tokens in ctx (see the header) */
 
 ngx_int_t
 ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
@@ -66,6 +66,13 @@ ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         ngx_oidc_session_free(&s);
         ngx_http_oidc_store_delete(r, &key);
         return NGX_DECLINED;
+    }
+
+    rc = ngx_http_oidc_refresh(r, p, &key, &s);
+
+    if (rc != NGX_OK) {
+        ngx_oidc_session_free(&s);
+        return rc;
     }
 
     ctx->claims = json_incref(s.claims);
