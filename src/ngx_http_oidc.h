@@ -76,6 +76,7 @@ typedef struct {
     size_t                        max_response_size;
     time_t                        jwks_refresh;
     time_t                        jwks_refetch_interval;
+    time_t                        refresh_before;   /* 0: no renewal */
 
     ngx_ssl_t                    *ssl;
     ngx_http_oidc_http_conf_t    *http;             /* http.c: addresses */

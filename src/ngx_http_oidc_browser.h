@@ -77,7 +77,8 @@ ngx_int_t ngx_http_oidc_callback_finish(ngx_http_request_t *r,
 
 /*
  * ngx_http_oidc_session.c.  load: NGX_OK (a live session, its claims
- * and tokens in ctx), NGX_DECLINED (none), NGX_ERROR.  create: stores
+ * and tokens in ctx), NGX_DECLINED (none, or it just ended), NGX_AGAIN
+ * (being renewed), NGX_HTTP_SERVICE_UNAVAILABLE, NGX_ERROR.  create: stores
  * the session of a completed login and sets its cookie; NGX_OK, or a
  * status (an error page may have been sent: NGX_DONE).
  */
@@ -85,6 +86,21 @@ ngx_int_t ngx_http_oidc_session_load(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx);
 ngx_int_t ngx_http_oidc_session_create(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, json_t *tokens, json_t *claims);
+
+/*
+ * ngx_http_oidc_refresh.c: the session "s", stored under "key", renewed
+ * with its refresh token when its access token expires within
+ * "refresh_before".  Called on every session load (and again when the
+ * request resumes); one renewal per session at a time across workers,
+ * one per request.  NGX_OK: use *s (a renewed record replaced what it
+ * held); NGX_AGAIN: waiting (the token endpoint, keys, or another
+ * request's renewal when the access token has expired); NGX_DECLINED:
+ * the provider refused, the session was ended (record deleted, cookie
+ * cleared); NGX_HTTP_SERVICE_UNAVAILABLE: the access token has expired
+ * and no renewal came; NGX_ERROR.  The caller frees *s in every case.
+ */
+ngx_int_t ngx_http_oidc_refresh(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *key, ngx_oidc_session_t *s);
 
 /*
  * ngx_http_oidc_token_endpoint.c: a POST of the form "params" and the

@@ -202,6 +202,9 @@ static ngx_command_t  ngx_http_oidc_provider_commands[] = {
       ngx_conf_set_sec_slot,
       0, ngx_http_oidc_provider_offset(jwks_refetch_interval), NULL },
 
+    { ngx_string("refresh_before"), NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
+      0, ngx_http_oidc_provider_offset(refresh_before), NULL },
+
     { ngx_string("zone_size"), NGX_CONF_TAKE1, ngx_conf_set_size_slot,
       0, ngx_http_oidc_conf_offset(zone_size), NULL },
 
@@ -351,6 +354,7 @@ ngx_http_oidc_provider_create(ngx_conf_t *cf, ngx_str_t *name)
     p->max_response_size = NGX_CONF_UNSET_SIZE;
     p->jwks_refresh = NGX_CONF_UNSET;
     p->jwks_refetch_interval = NGX_CONF_UNSET;
+    p->refresh_before = NGX_CONF_UNSET;
 
     pc->zone_size = NGX_CONF_UNSET_SIZE;
 
@@ -499,6 +503,7 @@ ngx_http_oidc_conf_merge(ngx_http_oidc_provider_conf_t *pc)
     ngx_conf_init_size_value(p->max_response_size, 256 * 1024);
     ngx_conf_init_value(p->jwks_refresh, 3600);
     ngx_conf_init_value(p->jwks_refetch_interval, 30);
+    ngx_conf_init_value(p->refresh_before, 60);
     ngx_conf_init_size_value(pc->zone_size, 1024 * 1024);
 }
 

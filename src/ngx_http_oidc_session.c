@@ -20,10 +20,11 @@ static ngx_int_t ngx_http_oidc_session_use(ngx_http_request_t *r,
 
 
 /*
- * A live session, as workers keep it in their cache: one JSON object
- * with what a request needs, "claims", "access_token" (absent: none),
- * "id_token", and "touched" (when its idle expiry was last pushed back
- * by this worker).
+ * NGX_OK: a live session, its claims and tokens in ctx (see the header).
+ * Workers keep live sessions in their cache as one JSON object with what
+ * a request needs: "claims", "access_token" (absent: none), "id_token",
+ * and "touched" (when its idle expiry was last pushed back by this
+ * worker).
  */
 
 ngx_int_t
@@ -119,6 +120,18 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         ngx_http_oidc_store_delete(r, key);
         ngx_http_oidc_store_changed(r);
         return NGX_DECLINED;
+    }
+
+    rc = ngx_http_oidc_refresh(r, p, key, &s);
+
+    if (rc != NGX_OK) {
+        ngx_oidc_session_free(&s);
+        return rc;
+    }
+
+    /* a renewal due: the next request comes back here for it */
+    if (s.refresh_token.len && s.access_expires && p->refresh_before) {
+        valid = ngx_min(valid, s.access_expires - p->refresh_before);
     }
 
     *live = json_pack("{s:O, s:s%, s:I}",

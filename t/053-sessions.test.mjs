@@ -37,7 +37,7 @@ before(async () => {
     workers: 2,
     http: `
     ${provider('op')}
-    ${provider('op_idle', `redirect_uri /idle/cb; cookie_name ${IDLE}; session_idle_timeout 3s;`)}
+    ${provider('op_idle', `redirect_uri /idle/cb; cookie_name ${IDLE}; session_idle_timeout 5s;`)}
     ${provider('op_short', `redirect_uri /short/cb; cookie_name ${SHORT}; session_timeout 4s;`)}
     server {
         listen 127.0.0.1:{{PORT}};
@@ -89,16 +89,18 @@ test('idle timeout: activity keeps the session, idleness ends it on every worker
   let value;
   try {
     value = await login(b, '/idle/start', IDLE);
+    // used at once (closing the browser may take a while on a busy machine)
+    assert.deepEqual(await statuses('/idle/a', IDLE, value, 2), [200, 200]);
   } finally {
     await b.close();
   }
-  // active: a request every second for longer than the idle timeout (3 s)
-  for (let i = 0; i < 5; i++) {
+  // active: a request every second for longer than the idle timeout (5 s)
+  for (let i = 0; i < 7; i++) {
     assert.deepEqual(await statuses('/idle/a', IDLE, value, 2), [200, 200]);
     await sleep(1000);
   }
   // idle for longer than the timeout: ended, whichever worker answers
-  await sleep(4500);
+  await sleep(6500);
   assert.deepEqual(new Set(await statuses('/idle/b', IDLE, value)), new Set([401]));
   assert.match(ng.errorLog(), /unknown or expired session|session ended while idle/);
 });

@@ -17,6 +17,11 @@
 //   OP_BACKCHANNEL_LOGOUT_URI     (default none)
 //   OP_AT_ALG          JWS alg of access tokens for urn:gateway:api (RS256)
 //   OP_AT_TTL          access token lifetime in seconds (default 300)
+//   OP_AT_TTL_REFRESH  lifetime of access tokens from the refresh_token grant
+//                      (default $OP_AT_TTL)
+//   OP_ROTATE_REFRESH  "1": every refresh_token grant rotates the refresh
+//                      token (default: oidc-provider's rule, rarely for a
+//                      confidential client)
 //   OP_RESOURCES       JSON object merged over the default resource servers:
 //                      {"urn:x": {"alg": "ES256", "scope": "api:read",
 //                                 "format": "jwt"|"opaque", "ttl": 60}}
@@ -70,6 +75,7 @@ async function loadKeys() {
 }
 
 const AT_TTL = Number(env.OP_AT_TTL || 300);
+const AT_TTL_REFRESH = Number(env.OP_AT_TTL_REFRESH || AT_TTL);
 
 // Resource servers (RFC 8707 resource indicators). JWT access tokens need one.
 const RESOURCES = {
@@ -180,8 +186,10 @@ const provider = new Provider(ISSUER, {
   // REQUIRED on loopback: v9's SSRF guard drops outbound sockets to 127/8
   // (back-channel logout to the gateway would fail).
   fetch: (url, options) => { delete options.dispatcher; return globalThis.fetch(url, options); },
+  ...(env.OP_ROTATE_REFRESH === '1' ? { rotateRefreshToken: true } : {}),
   ttl: {
-    AccessToken: AT_TTL, ClientCredentials: AT_TTL, IdToken: 300, RefreshToken: 3600,
+    AccessToken: (ctx) => (ctx?.oidc?.params?.grant_type === 'refresh_token' ? AT_TTL_REFRESH : AT_TTL),
+    ClientCredentials: AT_TTL, IdToken: 300, RefreshToken: 3600,
     Interaction: 600, Session: 3600, Grant: 3600, AuthorizationCode: 60,
   },
 });
