@@ -104,6 +104,13 @@ static ngx_command_t  ngx_http_oidc_commands[] = {
       0,
       NULL },
 
+    { ngx_string("auth_oidc_smart"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_oidc_smart_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("auth_oidc_token_cache"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -243,6 +250,7 @@ ngx_http_oidc_create_loc_conf(ngx_conf_t *cf)
     olcf->require_status = NGX_CONF_UNSET_UINT;
     olcf->headers = NGX_CONF_UNSET_PTR;
     olcf->token_cache = NGX_CONF_UNSET;
+    olcf->smart = NGX_CONF_UNSET_PTR;
 
     return olcf;
 }
@@ -271,6 +279,10 @@ ngx_http_oidc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_FORBIDDEN);
     ngx_conf_merge_ptr_value(conf->headers, prev->headers, NULL);
     ngx_conf_merge_value(conf->token_cache, prev->token_cache, 1);
+
+    if (ngx_http_oidc_smart_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     if (!conf->enable) {
         return NGX_CONF_OK;
@@ -306,6 +318,10 @@ ngx_http_oidc_preconfiguration(ngx_conf_t *cf)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "ngx_oidc_str_t does not match ngx_str_t");
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oidc_smart_add_variables(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

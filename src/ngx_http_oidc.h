@@ -124,6 +124,7 @@ typedef struct {
     ngx_uint_t                    require_status;
     ngx_array_t                  *headers;          /* header_t */
     ngx_flag_t                    token_cache;
+    void                         *smart;            /* auth_oidc_smart */
 
     u_char                       *file;             /* auth_oidc's place */
     ngx_uint_t                    line;
@@ -146,6 +147,7 @@ typedef struct {
     json_t                       *claims;           /* verified payload */
     ngx_str_t                     id_token;         /* of the session */
     void                         *browser;          /* browser.c: callback */
+    void                         *smart;            /* smart.c: request */
 } ngx_http_oidc_ctx_t;
 
 
@@ -330,6 +332,22 @@ ngx_int_t ngx_http_oidc_headers_apply(ngx_http_request_t *r,
 ngx_int_t ngx_http_oidc_headers_strip(ngx_http_request_t *r,
     ngx_array_t *headers, ngx_uint_t ours);
 json_t *ngx_http_oidc_claims(ngx_http_request_t *r);
+
+/*
+ * ngx_http_oidc_smart.c: SMART on FHIR (auth_oidc_smart).  start, before
+ * authentication: NGX_OK (authenticate), NGX_DECLINED (capabilities:
+ * open), NGX_DONE/NGX_AGAIN (a page sent, or reading a POST _search
+ * body), else a status; authorize, after it: NGX_OK, NGX_DONE (403 sent).
+ */
+char *ngx_http_oidc_smart_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_oidc_smart_merge(ngx_conf_t *cf,
+    ngx_http_oidc_loc_conf_t *prev, ngx_http_oidc_loc_conf_t *conf);
+ngx_int_t ngx_http_oidc_smart_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_oidc_smart_start(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx);
+ngx_int_t ngx_http_oidc_smart_authorize(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx);
 
 
 #endif /* _NGX_HTTP_OIDC_H_INCLUDED_ */

@@ -75,6 +75,15 @@ ngx_http_oidc_access_handler(ngx_http_request_t *r)
         return ctx->verdict;
     }
 
+    if (ctx->state == NGX_HTTP_OIDC_START && olcf->smart != NULL) {
+        /* SMART on FHIR: open capabilities, a POST _search's body */
+        rc = ngx_http_oidc_smart_start(r, olcf, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     rc = NGX_DECLINED;
 
     if (ctx->state == NGX_HTTP_OIDC_START) {
@@ -130,6 +139,7 @@ ngx_http_oidc_authorize(ngx_http_request_t *r, ngx_http_oidc_loc_conf_t *olcf,
     ngx_http_oidc_ctx_t *ctx)
 {
     json_t                    *claims;
+    ngx_int_t                  rc;
     ngx_str_t                  val, *scope;
     ngx_uint_t                 i;
     ngx_http_complex_value_t  *cv;
@@ -170,6 +180,15 @@ ngx_http_oidc_authorize(ngx_http_request_t *r, ngx_http_oidc_loc_conf_t *olcf,
                              ? "invalid_token" : NULL;
                 return olcf->require_status;
             }
+        }
+    }
+
+    /* before the headers: they may pass $oidc_smart_patient */
+    if (olcf->smart != NULL) {
+        rc = ngx_http_oidc_smart_authorize(r, olcf, ctx);
+
+        if (rc != NGX_OK) {
+            return rc;
         }
     }
 
