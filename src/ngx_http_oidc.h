@@ -243,6 +243,9 @@ ngx_int_t ngx_http_oidc_shm_set(ngx_shm_zone_t *zone, ngx_str_t *key,
 /* stores only if no live entry has this key: NGX_OK, NGX_BUSY (one has) */
 ngx_int_t ngx_http_oidc_shm_insert(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_str_t *value, time_t expires, ngx_log_t *log);
+/* stores only over a live entry of this key: NGX_OK, NGX_ABORT (none) */
+ngx_int_t ngx_http_oidc_shm_replace(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_str_t *value, time_t expires, ngx_log_t *log);
 void ngx_http_oidc_shm_delete(ngx_shm_zone_t *zone, ngx_str_t *key);
 /* a live entry's new expiry: NGX_OK, NGX_DECLINED (absent or expired) */
 ngx_int_t ngx_http_oidc_shm_touch(ngx_shm_zone_t *zone, ngx_str_t *key,
@@ -272,6 +275,9 @@ ngx_int_t ngx_http_oidc_store_get(ngx_http_request_t *r, ngx_str_t *key,
 ngx_int_t ngx_http_oidc_store_set(ngx_http_request_t *r, ngx_str_t *key,
     ngx_str_t *value, time_t expires);
 ngx_int_t ngx_http_oidc_store_insert(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value, time_t expires);
+/* as set, but only over a live entry, else NGX_ABORT (it ended meanwhile) */
+ngx_int_t ngx_http_oidc_store_replace(ngx_http_request_t *r, ngx_str_t *key,
     ngx_str_t *value, time_t expires);
 void ngx_http_oidc_store_delete(ngx_http_request_t *r, ngx_str_t *key);
 /* a live session's new expiry (idle timeout): NGX_OK, NGX_DECLINED */

@@ -606,7 +606,15 @@ ngx_http_oidc_refresh_store(ngx_http_request_t *r,
         expires = ngx_min(expires, now + p->session_idle_timeout);
     }
 
-    rc = ngx_http_oidc_store_set(r, key, &value, expires);
+    /* a logout meanwhile deleted it: not brought back */
+    rc = ngx_http_oidc_store_replace(r, key, &value, expires);
+
+    if (rc == NGX_ABORT) {
+        free(value.data);
+        ngx_http_oidc_refresh_why(rf, NGX_LOG_INFO,
+                                  "session ended during the renewal");
+        return NGX_DECLINED;
+    }
 
     if (rc != NGX_OK) {
         free(value.data);

@@ -11,6 +11,12 @@
 #include "ngx_http_oidc.h"
 
 
+/* how ngx_http_oidc_shm_store() treats an entry of the same key */
+#define NGX_HTTP_OIDC_SHM_ANY       0     /* replaced */
+#define NGX_HTTP_OIDC_SHM_NEW       1     /* kept: nothing stored */
+#define NGX_HTTP_OIDC_SHM_EXISTING  2     /* needed: replaced */
+
+
 /* entries evicted at most to make room for one new entry */
 #define NGX_HTTP_OIDC_SHM_EVICT_MAX  64
 
@@ -46,7 +52,7 @@ static void ngx_http_oidc_shm_rbtree_insert_value(ngx_rbtree_node_t *temp,
 static ngx_http_oidc_shm_node_t *ngx_http_oidc_shm_lookup(
     ngx_http_oidc_shm_ctx_t *ctx, ngx_str_t *key, uint32_t hash);
 static ngx_int_t ngx_http_oidc_shm_store(ngx_shm_zone_t *zone,
-    ngx_str_t *key, ngx_str_t *value, time_t expires, ngx_uint_t only_new,
+    ngx_str_t *key, ngx_str_t *value, time_t expires, ngx_uint_t mode,
     ngx_log_t *log);
 static void ngx_http_oidc_shm_free_node(ngx_http_oidc_shm_ctx_t *ctx,
     ngx_http_oidc_shm_node_t *sn);
@@ -311,7 +317,8 @@ ngx_int_t
 ngx_http_oidc_shm_set(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_str_t *value, time_t expires, ngx_log_t *log)
 {
-    return ngx_http_oidc_shm_store(zone, key, value, expires, 0, log);
+    return ngx_http_oidc_shm_store(zone, key, value, expires,
+                                   NGX_HTTP_OIDC_SHM_ANY, log);
 }
 
 
@@ -319,18 +326,33 @@ ngx_int_t
 ngx_http_oidc_shm_insert(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_str_t *value, time_t expires, ngx_log_t *log)
 {
-    return ngx_http_oidc_shm_store(zone, key, value, expires, 1, log);
+    return ngx_http_oidc_shm_store(zone, key, value, expires,
+                                   NGX_HTTP_OIDC_SHM_NEW, log);
 }
 
 
-/* "only_new": a live entry of this key is kept and NGX_BUSY returned */
+ngx_int_t
+ngx_http_oidc_shm_replace(ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_str_t *value, time_t expires, ngx_log_t *log)
+{
+    return ngx_http_oidc_shm_store(zone, key, value, expires,
+                                   NGX_HTTP_OIDC_SHM_EXISTING, log);
+}
+
+
+/*
+ * NEW: a live entry of this key is kept and NGX_BUSY returned;
+ * EXISTING: without a live entry of this key nothing is stored
+ * (NGX_ABORT), so what ended meanwhile is not brought back
+ */
 
 static ngx_int_t
 ngx_http_oidc_shm_store(ngx_shm_zone_t *zone, ngx_str_t *key,
-    ngx_str_t *value, time_t expires, ngx_uint_t only_new, ngx_log_t *log)
+    ngx_str_t *value, time_t expires, ngx_uint_t mode, ngx_log_t *log)
 {
     size_t                     size;
     uint32_t                   hash;
+    ngx_uint_t                 live;
     ngx_http_oidc_shm_ctx_t   *ctx;
     ngx_http_oidc_shm_node_t  *sn;
 
@@ -346,12 +368,16 @@ ngx_http_oidc_shm_store(ngx_shm_zone_t *zone, ngx_str_t *key,
 
     sn = ngx_http_oidc_shm_lookup(ctx, key, hash);
 
-    if (sn != NULL) {
-        if (only_new && sn->expires > ngx_time()) {
-            ngx_shmtx_unlock(&ctx->shpool->mutex);
-            return NGX_BUSY;
-        }
+    live = (sn != NULL && sn->expires > ngx_time());
 
+    if ((mode == NGX_HTTP_OIDC_SHM_NEW && live)
+        || (mode == NGX_HTTP_OIDC_SHM_EXISTING && !live))
+    {
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+        return live ? NGX_BUSY : NGX_ABORT;
+    }
+
+    if (sn != NULL) {
         ngx_http_oidc_shm_free_node(ctx, sn);
     }
 

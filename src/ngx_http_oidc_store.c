@@ -71,6 +71,23 @@ ngx_http_oidc_store_insert(ngx_http_request_t *r, ngx_str_t *key,
 }
 
 
+ngx_int_t
+ngx_http_oidc_store_replace(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value, time_t expires)
+{
+    ngx_http_oidc_main_conf_t  *omcf;
+
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
+
+    if (omcf->sessions == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oidc_shm_replace(omcf->sessions, key, value, expires,
+                                     r->connection->log);
+}
+
+
 void
 ngx_http_oidc_store_delete(ngx_http_request_t *r, ngx_str_t *key)
 {
