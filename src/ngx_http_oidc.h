@@ -61,6 +61,7 @@ typedef struct {
     ngx_flag_t                    cookie_secure;    /* __Host- and Secure */
 
     /* our additions */
+    ngx_str_t                     backchannel_logout_uri;
     ngx_array_t                  *audiences;        /* NULL: "audience off" */
     ngx_str_t                     jwks_file;
     ngx_oidc_jwks_t              *static_jwks;      /* jwks_file, secrets */
@@ -144,6 +145,7 @@ typedef struct {
     json_t                       *claims;           /* verified payload */
     ngx_str_t                     id_token;         /* of the session */
     void                         *browser;          /* browser.c: callback */
+    void                         *logout;           /* logout.c: its body */
 } ngx_http_oidc_ctx_t;
 
 

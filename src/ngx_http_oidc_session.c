@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oidc_browser.h"
+#include "ngx_http_oidc_logout.h"
 
 
 
@@ -60,6 +61,20 @@ ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
                       "oidc: unreadable session record: %s", err.reason);
         ngx_http_oidc_store_delete(r, &key);
         return (rc == NGX_OIDC_ERROR) ? NGX_ERROR : NGX_DECLINED;
+    }
+
+    /* ended by a logout at the provider (back- or front-channel) */
+    rc = ngx_http_oidc_logout_ended(r, p, &s);
+
+    if (rc != NGX_DECLINED) {
+        ngx_oidc_session_free(&s);
+
+        if (rc == NGX_OK) {
+            ngx_http_oidc_store_delete(r, &key);
+            return NGX_DECLINED;
+        }
+
+        return NGX_ERROR;
     }
 
     if (s.created + p->session_timeout <= ngx_time()) {
