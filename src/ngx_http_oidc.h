@@ -62,6 +62,7 @@ typedef struct {
     ngx_flag_t                    cookie_secure;    /* __Host- and Secure */
 
     /* our additions */
+    ngx_str_t                     backchannel_logout_uri;
     ngx_array_t                  *audiences;        /* NULL: "audience off" */
     ngx_str_t                     jwks_file;
     ngx_oidc_jwks_t              *static_jwks;      /* jwks_file, secrets */
@@ -148,6 +149,7 @@ typedef struct {
     ngx_str_t                     id_token;         /* of the session */
     void                         *browser;          /* browser.c: callback */
     void                         *smart;            /* smart.c: request */
+    void                         *logout;           /* logout.c: its body */
 } ngx_http_oidc_ctx_t;
 
 

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oidc_browser.h"
+#include "ngx_http_oidc_logout.h"
 
 static ngx_int_t ngx_http_oidc_login_redirect(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p);
@@ -41,6 +42,13 @@ ngx_http_oidc_browser_handler(ngx_http_request_t *r,
 
     if (ngx_http_oidc_is_callback(r, p)) {
         return ngx_http_oidc_callback_start(r, p, ctx);
+    }
+
+    /* logout_uri, backchannel_logout_uri, frontchannel_logout_uri */
+    rc = ngx_http_oidc_logout_handler(r, p, ctx);
+
+    if (rc != NGX_DECLINED) {
+        return rc;
     }
 
     if (r->headers_in.authorization != NULL) {

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oidc.h"
+#include "ngx_http_oidc_logout.h"
 #include "ngx_http_oidc_http.h"
 
 
@@ -152,6 +153,10 @@ static ngx_command_t  ngx_http_oidc_provider_commands[] = {
       0, ngx_http_oidc_provider_offset(pkce), NULL },
 
     /* our additions */
+
+    { ngx_string("backchannel_logout_uri"), NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(backchannel_logout_uri), NULL },
 
     { ngx_string("client_secret_file"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
       0, ngx_http_oidc_conf_offset(client_secret_file), NULL },
@@ -489,7 +494,8 @@ ngx_http_oidc_conf_merge(ngx_http_oidc_provider_conf_t *pc)
     ngx_conf_init_value(p->session_timeout, 8 * 3600);
     ngx_conf_init_value(p->session_idle_timeout, 0);
     ngx_conf_init_value(p->cookie_secure, 1);
-    ngx_conf_init_value(p->logout_token_hint, 0);
+    /* NGINX Plus: off; on, so that providers honour the return URL */
+    ngx_conf_init_value(p->logout_token_hint, 1);
     ngx_conf_init_value(p->userinfo, 0);
     /* pkce stays NGX_CONF_UNSET: chosen from the provider's metadata */
 
@@ -586,9 +592,15 @@ ngx_http_oidc_conf_uris(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
 
     } else if ((p->logout_uri.len && p->logout_uri.data[0] != '/')
                || (p->frontchannel_logout_uri.len
-                   && p->frontchannel_logout_uri.data[0] != '/'))
+                   && p->frontchannel_logout_uri.data[0] != '/')
+               || (p->backchannel_logout_uri.len
+                   && p->backchannel_logout_uri.data[0] != '/'))
     {
-        what = "\"logout_uri\" and \"frontchannel_logout_uri\" must be paths";
+        what = "\"logout_uri\", \"frontchannel_logout_uri\" and "
+               "\"backchannel_logout_uri\" must be paths";
+
+    } else {
+        what = ngx_http_oidc_logout_conf_check(p);
     }
 
     if (what) {

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oidc_browser.h"
+#include "ngx_http_oidc_logout.h"
 
 
 static ngx_int_t ngx_http_oidc_session_read(ngx_http_request_t *r,
@@ -111,6 +112,21 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         ngx_http_oidc_store_delete(r, key);
         ngx_http_oidc_store_changed(r);
         return (rc == NGX_OIDC_ERROR) ? NGX_ERROR : NGX_DECLINED;
+    }
+
+    /* ended by a logout at the provider (back- or front-channel) */
+    rc = ngx_http_oidc_logout_ended(r, p, &s);
+
+    if (rc != NGX_DECLINED) {
+        ngx_oidc_session_free(&s);
+
+        if (rc == NGX_OK) {
+            ngx_http_oidc_store_delete(r, key);
+            ngx_http_oidc_store_changed(r);
+            return NGX_DECLINED;
+        }
+
+        return NGX_ERROR;
     }
 
     valid = s.created + p->session_timeout;

@@ -876,3 +876,39 @@ ngx_oidc_claims_check_logout_subject(json_t *payload, ngx_oidc_err_t *err)
 
     return NGX_OIDC_OK;
 }
+
+
+int
+ngx_oidc_claims_check_logout_typ(json_t *header, ngx_oidc_err_t *err)
+{
+    size_t       len;
+    json_t      *v;
+    const char  *typ;
+
+    v = json_is_object(header) ? json_object_get(header, "typ") : NULL;
+
+    if (v == NULL) {
+        return NGX_OIDC_OK;
+    }
+
+    if (!json_is_string(v)) {
+        ngx_oidc_err_set(err, "bad claim type", "typ is not a string");
+        return NGX_OIDC_DECLINED;
+    }
+
+    typ = json_string_value(v);
+    len = json_string_length(v);
+
+    if ((len == sizeof("logout+jwt") - 1
+         && strncasecmp(typ, "logout+jwt", len) == 0)
+        || (len == sizeof("application/logout+jwt") - 1
+            && strncasecmp(typ, "application/logout+jwt", len) == 0))
+    {
+        return NGX_OIDC_OK;
+    }
+
+    ngx_oidc_err_set(err, "typ is not logout+jwt", NULL);
+    ngx_oidc_claims_quote(err->detail, sizeof(err->detail), typ, len);
+
+    return NGX_OIDC_DECLINED;
+}

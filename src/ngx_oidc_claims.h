@@ -149,5 +149,15 @@ typedef struct {
 int ngx_oidc_claims_check_logout_token(json_t *payload,
     const ngx_oidc_logout_token_check_t *check, ngx_oidc_err_t *err);
 
+/*
+ * The JWS header of a Logout Token (Back-Channel Logout 1.0, 2.4): a
+ * "typ", when present, is "logout+jwt" or "application/logout+jwt"
+ * (case-insensitive), so that no other kind of JWT the provider signs
+ * can pass for one.  NGX_OIDC_OK, or NGX_OIDC_DECLINED ("typ is not
+ * logout+jwt", the value quoted in err->detail; "bad claim type" for a
+ * typ that is not a string).
+ */
+int ngx_oidc_claims_check_logout_typ(json_t *header, ngx_oidc_err_t *err);
+
 
 #endif /* _NGX_OIDC_CLAIMS_H_INCLUDED_ */

@@ -208,9 +208,15 @@ provider.on('grant.success', (ctx) => event('grant.success', {
 provider.on('grant.error', (ctx, err) => event('grant.error', {
   client: client(ctx), grant_type: ctx.oidc?.params?.grant_type, error: err.error || err.message,
 }));
-provider.on('revocation.success', (ctx, token) => event('revocation.success', {
-  client: client(ctx), kind: token?.kind,
-}));
+// oidc-provider 9 emits no "revocation.success": a token the revocation
+// endpoint found (an entity of the request) was revoked; unknown ones get
+// 200 too (RFC 7009) but no event
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.oidc?.route !== 'revocation' || ctx.status !== 200) return;
+  const kind = ['RefreshToken', 'AccessToken', 'ClientCredentials'].find((k) => ctx.oidc.entities?.[k]);
+  if (kind) event('revocation.success', { client: client(ctx), kind });
+});
 provider.on('revocation.error', (ctx, err) => event('revocation.error', {
   client: client(ctx), error: err.error || err.message,
 }));

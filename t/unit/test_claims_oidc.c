@@ -623,6 +623,55 @@ test_logout_misuse(void **state)
 }
 
 
+static const char *
+lo_typ(const char *header)
+{
+    int                    rc;
+    json_t                *h;
+    static ngx_oidc_err_t  err;
+
+    h = parse(header);
+    memset(&err, 0, sizeof(ngx_oidc_err_t));
+
+    rc = ngx_oidc_claims_check_logout_typ(h, &err);
+    json_decref(h);
+
+    if (rc == NGX_OIDC_OK) {
+        return NULL;
+    }
+
+    assert_int_equal(rc, NGX_OIDC_DECLINED);
+    assert_non_null(err.reason);
+
+    return err.reason;
+}
+
+
+static void
+test_logout_typ(void **state)
+{
+    (void) state;
+
+    /* absent, or the media type with or without "application/" */
+    assert_null(lo_typ("{\"alg\":\"RS256\"}"));
+    assert_null(lo_typ("{\"alg\":\"RS256\",\"typ\":\"logout+jwt\"}"));
+    assert_null(lo_typ("{\"typ\":\"application/logout+jwt\"}"));
+    assert_null(lo_typ("{\"typ\":\"Logout+JWT\"}"));
+
+    /* an ID token, an access token, a plain JWT: never a logout token */
+    assert_string_equal(lo_typ("{\"typ\":\"JWT\"}"),
+                        "typ is not logout+jwt");
+    assert_string_equal(lo_typ("{\"typ\":\"at+jwt\"}"),
+                        "typ is not logout+jwt");
+    assert_string_equal(lo_typ("{\"typ\":\"logout+jwtx\"}"),
+                        "typ is not logout+jwt");
+    assert_string_equal(lo_typ("{\"typ\":\"\"}"),
+                        "typ is not logout+jwt");
+    assert_string_equal(lo_typ("{\"typ\":1}"), "bad claim type");
+    assert_string_equal(lo_typ("{\"typ\":null}"), "bad claim type");
+}
+
+
 int
 main(void)
 {
@@ -644,6 +693,7 @@ main(void)
         cmocka_unit_test(test_logout_subject),
         cmocka_unit_test(test_logout_nonce),
         cmocka_unit_test(test_logout_misuse),
+        cmocka_unit_test(test_logout_typ),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
