@@ -105,6 +105,11 @@ ngx_http_oidc_access_handler(ngx_http_request_t *r)
 
     if (rc == NGX_OK) {
         rc = ngx_http_oidc_authorize(r, olcf, ctx);
+
+        if (rc == NGX_DONE) {
+            /* a refusal page was sent: the request may be freed */
+            return NGX_DONE;
+        }
     }
 
     if (rc == NGX_HTTP_UNAUTHORIZED || rc == NGX_HTTP_FORBIDDEN) {

@@ -552,8 +552,8 @@ ngx_http_oidc_smart_body(ngx_http_request_t *r, ngx_str_t *body)
 
 /*
  * After authentication, before auth_oidc_header: NGX_OK (allowed,
- * $oidc_smart_patient set), NGX_DONE (refused, the 403 was sent),
- * NGX_ERROR.
+ * $oidc_smart_patient set), NGX_DONE (refused: the 403 was sent and the
+ * request finalized, so the caller must not touch it), NGX_ERROR.
  */
 
 ngx_int_t
