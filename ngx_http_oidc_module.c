@@ -512,7 +512,9 @@ ngx_http_oidc_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     for (i = 0; i < value[1].len; i++) {
-        if (!(ngx_http_oidc_isalnum(value[1].data[i]) || value[1].data[i] == '-')) {
+        if (!(ngx_http_oidc_isalnum(value[1].data[i])
+              || value[1].data[i] == '-'))
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid header name \"%V\": letters, digits "
                                "and \"-\" only", &value[1]);
