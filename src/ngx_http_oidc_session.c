@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oidc_browser.h"
+#include "ngx_http_oidc_userinfo.h"
 
 
 
@@ -68,7 +69,7 @@ ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         return NGX_DECLINED;
     }
 
-    ctx->claims = json_incref(s.claims);
+    ctx->claims = ngx_http_oidc_userinfo_merge(s.claims, s.userinfo);
 
     ctx->token.len = s.access_token.len;
     ctx->token.data = ngx_pstrdup(r->pool, (ngx_str_t *) &s.access_token);
@@ -78,7 +79,7 @@ ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_oidc_session_free(&s);
 
     if ((ctx->token.len && ctx->token.data == NULL)
-        || ctx->id_token.data == NULL)
+        || ctx->id_token.data == NULL || ctx->claims == NULL)
     {
         return NGX_ERROR;
     }
@@ -89,7 +90,8 @@ ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 
 ngx_int_t
 ngx_http_oidc_session_create(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, json_t *tokens, json_t *claims)
+    ngx_http_oidc_provider_t *p, json_t *tokens, json_t *claims,
+    json_t *userinfo)
 {
     ngx_int_t           rc;
     ngx_str_t           id, key, value, name;
@@ -122,6 +124,7 @@ ngx_http_oidc_session_create(ngx_http_request_t *r,
     s.created = ngx_time();
     s.last_seen = s.created;
     s.claims = claims;
+    s.userinfo = userinfo;
 
     /* a new id on every login: no session fixation */
     if (ngx_http_oidc_random(r, NGX_OIDC_SESSION_ID_BYTES, &id) != NGX_OK
