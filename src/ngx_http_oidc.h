@@ -33,6 +33,7 @@
 
 typedef struct ngx_http_oidc_provider_rt_s  ngx_http_oidc_provider_rt_t;
 typedef struct ngx_http_oidc_http_conf_s    ngx_http_oidc_http_conf_t;
+typedef struct ngx_http_oidc_client_auth_s  ngx_http_oidc_client_auth_t;
 
 
 /* one "oidc_provider NAME { ... }" block */
@@ -83,6 +84,7 @@ typedef struct {
     ngx_http_oidc_http_conf_t    *http;             /* http.c: addresses */
     ngx_shm_zone_t               *shm_zone;
     ngx_http_oidc_provider_rt_t  *rt;               /* provider.c's state */
+    ngx_http_oidc_client_auth_t  *client_auth;      /* client_auth.c */
 
     u_char                       *file;             /* where it is defined */
     ngx_uint_t                    line;
@@ -161,6 +163,9 @@ char *ngx_http_oidc_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_http_oidc_provider_t *ngx_http_oidc_provider_find(
     ngx_http_oidc_main_conf_t *omcf, ngx_str_t *name);
+/* a whole file of at most "max" bytes into cf->temp_pool; logs failures */
+ngx_int_t ngx_http_oidc_conf_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    size_t max, const char *directive, ngx_str_t *out);
 
 /* ngx_http_oidc_provider.c: discovery and keys at run time */
 ngx_int_t ngx_http_oidc_provider_init_process(ngx_cycle_t *cycle,

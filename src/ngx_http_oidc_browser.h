@@ -63,6 +63,7 @@ typedef struct {
     json_t                       *tokens;       /* the token response */
     ngx_uint_t                    status;       /* of the token endpoint */
     ngx_str_t                     body;
+    void                         *userinfo;     /* userinfo.c's request */
     unsigned                      waiting:1;
 } ngx_http_oidc_browser_t;
 
@@ -85,7 +86,8 @@ ngx_int_t ngx_http_oidc_callback_finish(ngx_http_request_t *r,
 ngx_int_t ngx_http_oidc_session_load(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx);
 ngx_int_t ngx_http_oidc_session_create(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, json_t *tokens, json_t *claims);
+    ngx_http_oidc_provider_t *p, json_t *tokens, json_t *claims,
+    json_t *userinfo);
 
 /*
  * ngx_http_oidc_refresh.c: the session "s", stored under "key", renewed

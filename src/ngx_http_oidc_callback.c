@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oidc_browser.h"
+#include "ngx_http_oidc_userinfo.h"
 
 static ngx_int_t ngx_http_oidc_callback_login(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_str_t *state, ngx_oidc_login_t *login);
@@ -144,6 +145,7 @@ ngx_http_oidc_callback_finish(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_browser_t *b)
 {
     ngx_int_t        rc;
+    json_t          *userinfo;
     const char      *id_token;
     ngx_oidc_jws_t   jws;
     ngx_oidc_err_t   err;
@@ -173,10 +175,17 @@ ngx_http_oidc_callback_finish(ngx_http_request_t *r,
                                         NGX_HTTP_OIDC_MSG_FAILED, NULL);
     }
 
+    userinfo = NULL;
+
     rc = ngx_http_oidc_id_token_check(r, p, b, &jws);
 
     if (rc == NGX_OK) {
-        rc = ngx_http_oidc_session_create(r, p, b->tokens, jws.payload);
+        rc = ngx_http_oidc_userinfo(r, p, b, jws.payload, &userinfo);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_http_oidc_session_create(r, p, b->tokens, jws.payload,
+                                          userinfo);
     }
 
     if (rc == NGX_OK) {

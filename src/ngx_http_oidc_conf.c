@@ -11,6 +11,7 @@
 #include "ngx_http_oidc.h"
 #include "ngx_http_oidc_logout.h"
 #include "ngx_http_oidc_http.h"
+#include "ngx_http_oidc_client_auth.h"
 
 
 #define NGX_HTTP_OIDC_SECRET_FILE_MAX    4096
@@ -59,8 +60,6 @@ static ngx_int_t ngx_http_oidc_conf_keys(ngx_conf_t *cf,
     ngx_http_oidc_provider_conf_t *pc);
 static ngx_int_t ngx_http_oidc_conf_hmac(ngx_conf_t *cf,
     ngx_http_oidc_provider_conf_t *pc);
-static ngx_int_t ngx_http_oidc_conf_read_file(ngx_conf_t *cf,
-    ngx_str_t *name, size_t max, const char *directive, ngx_str_t *out);
 static ngx_int_t ngx_http_oidc_conf_zone(ngx_conf_t *cf,
     ngx_http_oidc_provider_conf_t *pc);
 static void ngx_http_oidc_conf_jwks_cleanup(void *data);
@@ -160,6 +159,14 @@ static ngx_command_t  ngx_http_oidc_provider_commands[] = {
 
     { ngx_string("client_secret_file"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
       0, ngx_http_oidc_conf_offset(client_secret_file), NULL },
+
+    { ngx_string("token_endpoint_auth"), NGX_CONF_TAKE1,
+      ngx_http_oidc_client_auth_set_method,
+      0, 0, NULL },
+
+    { ngx_string("client_private_key_file"), NGX_CONF_TAKE123,
+      ngx_http_oidc_client_auth_set_key,
+      0, 0, NULL },
 
     { ngx_string("audience"), NGX_CONF_TAKE1, ngx_http_oidc_conf_set_audience,
       0, 0, NULL },
@@ -452,6 +459,7 @@ ngx_http_oidc_provider_init(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
         || ngx_http_oidc_conf_audiences(cf, pc) != NGX_OK
         || ngx_http_oidc_conf_algorithms(cf, pc) != NGX_OK
         || ngx_http_oidc_conf_client_secret(cf, pc) != NGX_OK
+        || ngx_http_oidc_client_auth_init(cf, &pc->provider) != NGX_OK
         || ngx_http_oidc_conf_keys(cf, pc) != NGX_OK)
     {
         return NGX_CONF_ERROR;
@@ -932,7 +940,7 @@ failed:
 
 /* a whole small file into cf->temp_pool, trailing CR and LF stripped */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_oidc_conf_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t max,
     const char *directive, ngx_str_t *out)
 {

@@ -161,6 +161,16 @@ ngx_http_oidc_http_get(ngx_http_oidc_provider_t *p, ngx_str_t *url,
 
 
 ngx_http_oidc_http_t *
+ngx_http_oidc_http_get_headers(ngx_http_oidc_provider_t *p, ngx_str_t *url,
+    ngx_str_t *headers, ngx_log_t *log, ngx_http_oidc_http_done_pt handler,
+    void *data)
+{
+    return ngx_http_oidc_http_start(p, url, NULL, headers, log, handler,
+                                    data);
+}
+
+
+ngx_http_oidc_http_t *
 ngx_http_oidc_http_post_form(ngx_http_oidc_provider_t *p, ngx_str_t *url,
     ngx_str_t *form, ngx_str_t *headers, ngx_log_t *log,
     ngx_http_oidc_http_done_pt handler, void *data)

@@ -149,6 +149,10 @@ ngx_int_t ngx_http_oidc_http_conf_ssl(ngx_conf_t *cf,
 ngx_http_oidc_http_t *ngx_http_oidc_http_get(ngx_http_oidc_provider_t *p,
     ngx_str_t *url, ngx_log_t *log, ngx_http_oidc_http_done_pt handler,
     void *data);
+/* a GET with extra header lines, e.g. Authorization: Bearer (userinfo) */
+ngx_http_oidc_http_t *ngx_http_oidc_http_get_headers(
+    ngx_http_oidc_provider_t *p, ngx_str_t *url, ngx_str_t *headers,
+    ngx_log_t *log, ngx_http_oidc_http_done_pt handler, void *data);
 ngx_http_oidc_http_t *ngx_http_oidc_http_post_form(
     ngx_http_oidc_provider_t *p, ngx_str_t *url, ngx_str_t *form,
     ngx_str_t *headers, ngx_log_t *log, ngx_http_oidc_http_done_pt handler,

@@ -10,6 +10,7 @@
 
 #include "ngx_http_oidc_browser.h"
 #include "ngx_http_oidc_logout.h"
+#include "ngx_http_oidc_userinfo.h"
 
 
 static ngx_int_t ngx_http_oidc_session_read(ngx_http_request_t *r,
@@ -86,6 +87,7 @@ static ngx_int_t
 ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_str_t *key, ngx_uint_t generation, json_t **live)
 {
+    json_t             *claims;
     time_t              valid;
     ngx_int_t           rc;
     ngx_str_t           value;
@@ -150,10 +152,14 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         valid = ngx_min(valid, s.access_expires - p->refresh_before);
     }
 
-    *live = json_pack("{s:O, s:s%, s:I}",
-                      "claims", s.claims,
-                      "id_token", s.id_token.data, s.id_token.len,
-                      "touched", (json_int_t) 0);
+    /* the ID token's claims, then what only userinfo has: merged once */
+    claims = ngx_http_oidc_userinfo_merge(s.claims, s.userinfo);
+
+    *live = (claims == NULL) ? NULL
+            : json_pack("{s:o, s:s%, s:I}",
+                        "claims", claims,
+                        "id_token", s.id_token.data, s.id_token.len,
+                        "touched", (json_int_t) 0);
 
     if (*live != NULL && s.access_token.len
         && json_object_set_new(*live, "access_token",
@@ -241,7 +247,8 @@ ngx_http_oidc_session_use(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 
 ngx_int_t
 ngx_http_oidc_session_create(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, json_t *tokens, json_t *claims)
+    ngx_http_oidc_provider_t *p, json_t *tokens, json_t *claims,
+    json_t *userinfo)
 {
     time_t              expires;
     ngx_int_t           rc;
@@ -275,6 +282,7 @@ ngx_http_oidc_session_create(ngx_http_request_t *r,
     s.created = ngx_time();
     s.last_seen = s.created;
     s.claims = claims;
+    s.userinfo = userinfo;
 
     if (ngx_http_oidc_cookie_name(r, p, NULL, &name) != NGX_OK) {
         return NGX_ERROR;

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oidc_browser.h"
+#include "ngx_http_oidc_client_auth.h"
 
 
 #define NGX_HTTP_OIDC_TOKEN_PARAMS_MAX  16
@@ -44,10 +45,11 @@ ngx_http_oidc_client_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_http_oidc_http_done_pt handler, void *data)
 {
     size_t             len, i;
-    ngx_str_t          form, url, basic, *hdr;
+    ngx_str_t          form, url, basic, assertion, *hdr;
     ngx_oidc_param_t   all[NGX_HTTP_OIDC_TOKEN_PARAMS_MAX];
 
-    if (n + 1 > NGX_HTTP_OIDC_TOKEN_PARAMS_MAX) {
+    /* room for the two parameters of client authentication */
+    if (n + 2 > NGX_HTTP_OIDC_TOKEN_PARAMS_MAX) {
         return NULL;
     }
 
@@ -57,18 +59,47 @@ ngx_http_oidc_client_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 
     hdr = NULL;
 
-    if (p->client_secret.len == 0) {
-        /* a public client (PKCE) names itself in the body */
-        ngx_http_oidc_ostr_set(all[n].name, "client_id");
-        ngx_http_oidc_ostr(all[n].value, p->client_id);
-        n++;
+    switch (p->client_auth->method) {
 
-    } else {
+    case NGX_HTTP_OIDC_AUTH_BASIC:
         if (ngx_http_oidc_client_basic(r, p, &basic) != NGX_OK) {
             return NULL;
         }
 
         hdr = &basic;
+        break;
+
+    case NGX_HTTP_OIDC_AUTH_POST:
+        /* RFC 6749 2.3.1: both in the body */
+        ngx_http_oidc_ostr_set(all[n].name, "client_id");
+        ngx_http_oidc_ostr(all[n].value, p->client_id);
+        ngx_http_oidc_ostr_set(all[n + 1].name, "client_secret");
+        ngx_http_oidc_ostr(all[n + 1].value, p->client_secret);
+        n += 2;
+        break;
+
+    case NGX_HTTP_OIDC_AUTH_JWT:
+        /* RFC 7523 2.2, a new assertion for each call */
+        if (ngx_http_oidc_client_assertion(r, p, endpoint, &assertion)
+            != NGX_OK)
+        {
+            return NULL;
+        }
+
+        ngx_http_oidc_ostr_set(all[n].name, "client_assertion_type");
+        ngx_http_oidc_ostr_set(all[n].value,
+                               "urn:ietf:params:oauth:client-assertion-type:"
+                               "jwt-bearer");
+        ngx_http_oidc_ostr_set(all[n + 1].name, "client_assertion");
+        ngx_http_oidc_ostr(all[n + 1].value, assertion);
+        n += 2;
+        break;
+
+    default: /* NGX_HTTP_OIDC_AUTH_NONE */
+        /* a public client (PKCE) names itself in the body */
+        ngx_http_oidc_ostr_set(all[n].name, "client_id");
+        ngx_http_oidc_ostr(all[n].value, p->client_id);
+        n++;
     }
 
     len = ngx_oidc_form_build_len(all, n, NGX_OIDC_URL_FORM);

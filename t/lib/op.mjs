@@ -30,6 +30,13 @@
 //   OP_EXTRA_CLAIMS_PARAM  "0" disables the test-only token endpoint
 //                      parameter `extra_claims` (a JSON object merged into
 //                      the token's extra claims; standard claims always win)
+//   OP_CLIENT_JWKS     public JWKS ({"keys":[...]}) of the private_key_jwt
+//                      client "gateway-jwt" (default: that client is absent)
+//
+// Browser-login clients, one per token endpoint authentication method
+// (secrets in clients.mjs): gateway (client_secret_basic), gateway-post
+// (client_secret_post), gateway-jwt (private_key_jwt), gateway-public
+// (none, PKCE only).
 //
 // Prints one line "op ready <issuer>" on stdout once listening.
 
@@ -102,6 +109,19 @@ function uuidFor(s) {
 
 const jwks = await loadKeys();
 const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'api:read', 'api:write'];
+const CLIENT_JWKS = json('OP_CLIENT_JWKS', null);
+
+// a browser-login client like "gateway", authenticating with `method`
+const loginClient = (client_id, method, more = {}) => ({
+  client_id,
+  redirect_uris: list(env.OP_REDIRECT_URIS, [`${RP}/oidc_callback`]),
+  post_logout_redirect_uris: list(env.OP_POST_LOGOUT_REDIRECT_URIS, [`${RP}/logged-out`]),
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  scope: SCOPES.join(' '),
+  token_endpoint_auth_method: method,
+  ...more,
+});
 
 const provider = new Provider(ISSUER, {
   jwks,
@@ -130,6 +150,9 @@ const provider = new Provider(ISSUER, {
       scope: 'api:read api:write',
       token_endpoint_auth_method: 'client_secret_basic',
     },
+    loginClient('gateway-post', 'client_secret_post', { client_secret: CLIENTS['gateway-post'] }),
+    loginClient('gateway-public', 'none'),
+    ...(CLIENT_JWKS ? [loginClient('gateway-jwt', 'private_key_jwt', { jwks: CLIENT_JWKS })] : []),
   ],
   pkce: { required: () => true },
   scopes: SCOPES,
@@ -202,8 +225,18 @@ const event = (name, more = {}) => {
   console.log(`op event ${JSON.stringify({ name, ...more })}`);
 };
 const client = (ctx) => ctx?.oidc?.client?.clientId;
+// the alg of a client assertion's header (never the assertion itself)
+const assertionAlg = (ctx) => {
+  try {
+    const h = ctx.oidc.params?.client_assertion?.split('.')[0];
+    return h ? JSON.parse(Buffer.from(h, 'base64url')).alg : undefined;
+  } catch { return 'unreadable'; }
+};
+// auth: how the client authenticated (the provider accepts only the
+// method the client is registered with)
 provider.on('grant.success', (ctx) => event('grant.success', {
   client: client(ctx), grant_type: ctx.oidc.params?.grant_type,
+  auth: ctx.oidc.client?.clientAuthMethod, assertion_alg: assertionAlg(ctx),
 }));
 provider.on('grant.error', (ctx, err) => event('grant.error', {
   client: client(ctx), grant_type: ctx.oidc?.params?.grant_type, error: err.error || err.message,

@@ -1,0 +1,465 @@
+
+/*
+ * Copyright (C) ngx_http_oidc_module developers
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "ngx_http_oidc_browser.h"
+#include "ngx_http_oidc_client_auth.h"
+#include "ngx_oidc_jws_sign.h"
+
+
+#define NGX_HTTP_OIDC_KEY_FILE_MAX    (64 * 1024)
+/* RFC 7523 3: a unique "jti"; 192 random bits */
+#define NGX_HTTP_OIDC_JTI_BYTES       24
+
+
+typedef struct {
+    const char                   *name;
+    ngx_uint_t                    method;
+} ngx_http_oidc_auth_method_t;
+
+
+static ngx_http_oidc_client_auth_t *ngx_http_oidc_client_auth_get(
+    ngx_conf_t *cf, ngx_http_oidc_provider_t *p);
+static EVP_PKEY *ngx_http_oidc_client_key_read(ngx_conf_t *cf,
+    ngx_str_t *name);
+static int ngx_http_oidc_client_key_no_password(char *buf, int size,
+    int rwflag, void *u);
+static void ngx_http_oidc_client_key_cleanup(void *data);
+static const char *ngx_http_oidc_client_auth_name(ngx_uint_t method);
+static void ngx_http_oidc_client_auth_error(ngx_conf_t *cf,
+    ngx_http_oidc_provider_t *p, ngx_uint_t level, ngx_uint_t line,
+    const char *what);
+
+
+static ngx_http_oidc_auth_method_t  ngx_http_oidc_auth_methods[] = {
+    { "none", NGX_HTTP_OIDC_AUTH_NONE },
+    { "client_secret_basic", NGX_HTTP_OIDC_AUTH_BASIC },
+    { "client_secret_post", NGX_HTTP_OIDC_AUTH_POST },
+    { "private_key_jwt", NGX_HTTP_OIDC_AUTH_JWT },
+    { NULL, 0 }
+};
+
+
+char *
+ngx_http_oidc_client_auth_set_method(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oidc_provider_t *p = conf;
+
+    ngx_str_t                    *value;
+    ngx_http_oidc_auth_method_t  *m;
+    ngx_http_oidc_client_auth_t  *ca;
+
+    ca = ngx_http_oidc_client_auth_get(cf, p);
+    if (ca == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ca->method) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (m = ngx_http_oidc_auth_methods; m->name; m++) {
+        if (ngx_strcmp(value[1].data, m->name) == 0) {
+            ca->method = m->method;
+            ca->method_line = cf->conf_file->line;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"token_endpoint_auth\": unknown method \"%V\" "
+                       "(client_secret_basic, client_secret_post, "
+                       "private_key_jwt or none)", &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* client_private_key_file FILE [kid=KID] [alg=ALG]; */
+
+char *
+ngx_http_oidc_client_auth_set_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oidc_provider_t *p = conf;
+
+    u_char                       *c;
+    unsigned                      alg;
+    ngx_str_t                    *value, s;
+    ngx_uint_t                    i;
+    ngx_oidc_err_t                err;
+    ngx_http_oidc_client_auth_t  *ca;
+
+    ca = ngx_http_oidc_client_auth_get(cf, p);
+    if (ca == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ca->key) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    alg = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "kid=", 4) == 0 && ca->kid.len == 0) {
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+
+            /* it goes into a JSON header: printable ASCII only */
+            for (c = s.data; c < s.data + s.len; c++) {
+                if (*c <= 0x20 || *c >= 0x7f) {
+                    break;
+                }
+            }
+
+            if (s.len == 0 || c != s.data + s.len) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"client_private_key_file\": invalid "
+                                   "\"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            ca->kid = s;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "alg=", 4) == 0 && alg == 0) {
+            alg = ngx_oidc_alg_from_name(value[i].data + 4, value[i].len - 4);
+
+            if (alg == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"client_private_key_file\": unknown "
+                                   "algorithm \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"client_private_key_file\": invalid or "
+                           "duplicate parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    ca->key = ngx_http_oidc_client_key_read(cf, &value[1]);
+    if (ca->key == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ca->key_line = cf->conf_file->line;
+
+    if (ngx_oidc_jws_sign_alg(ca->key) == 0) {
+        (void) ngx_oidc_jws_sign_check(ca->key, 0, &err);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"client_private_key_file\" \"%V\": %s (%s); "
+                           "RSA of at least 2048 bits, EC P-256, P-384, "
+                           "P-521 or Ed25519", &value[1], err.reason,
+                           err.detail);
+        return NGX_CONF_ERROR;
+    }
+
+    ca->alg = alg ? alg : ngx_oidc_jws_sign_alg(ca->key);
+
+    if (ngx_oidc_jws_sign_check(ca->key, ca->alg, &err) != NGX_OIDC_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"client_private_key_file\" \"%V\": %s (%s)",
+                           &value[1], err.reason, err.detail);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_oidc_client_auth_init(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
+{
+    json_t                       *id;
+    ngx_http_oidc_client_auth_t  *ca;
+
+    ca = ngx_http_oidc_client_auth_get(cf, p);
+    if (ca == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ca->method == 0) {
+        /* a key or a secret says how the client was registered */
+        ca->method = ca->key ? NGX_HTTP_OIDC_AUTH_JWT
+                     : p->client_secret.len ? NGX_HTTP_OIDC_AUTH_BASIC
+                     : NGX_HTTP_OIDC_AUTH_NONE;
+    }
+
+    switch (ca->method) {
+
+    case NGX_HTTP_OIDC_AUTH_BASIC:
+    case NGX_HTTP_OIDC_AUTH_POST:
+        if (p->client_secret.len == 0) {
+            ngx_http_oidc_client_auth_error(cf, p, NGX_LOG_EMERG,
+                                            ca->method_line,
+                                            "needs \"client_secret\" or "
+                                            "\"client_secret_file\"");
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case NGX_HTTP_OIDC_AUTH_JWT:
+        if (ca->key == NULL) {
+            ngx_http_oidc_client_auth_error(cf, p, NGX_LOG_EMERG,
+                                            ca->method_line,
+                                            "needs \"client_private_key_file"
+                                            "\"");
+            return NGX_ERROR;
+        }
+
+        /* "iss" and "sub" of the assertion: a JSON string */
+        id = json_stringn((char *) p->client_id.data, p->client_id.len);
+
+        if (id == NULL || p->client_id.len == 0) {
+            ngx_http_oidc_client_auth_error(cf, p, NGX_LOG_EMERG,
+                                            ca->method_line,
+                                            "needs a \"client_id\" (UTF-8)");
+            return NGX_ERROR;
+        }
+
+        json_decref(id);
+
+        return NGX_OK;
+
+    default: /* NGX_HTTP_OIDC_AUTH_NONE */
+        break;
+    }
+
+    if (ca->key) {
+        ngx_http_oidc_client_auth_error(cf, p, NGX_LOG_WARN, ca->key_line,
+                                        "leaves \"client_private_key_file\" "
+                                        "unused");
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_oidc_client_assertion(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *endpoint, ngx_str_t *assertion)
+{
+    int                           rc;
+    char                         *h, *c;
+    time_t                        now;
+    size_t                        len;
+    json_t                       *header, *claims;
+    ngx_str_t                     jti;
+    ngx_oidc_err_t                err;
+    ngx_http_oidc_client_auth_t  *ca;
+
+    ca = p->client_auth;
+
+    if (ngx_http_oidc_random(r, NGX_HTTP_OIDC_JTI_BYTES, &jti) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    now = ngx_time();
+
+    header = json_pack("{s:s, s:s}", "alg", ngx_oidc_alg_name(ca->alg),
+                       "typ", "JWT");
+
+    if (header != NULL && ca->kid.len
+        && json_object_set_new(header, "kid",
+                               json_stringn((char *) ca->kid.data,
+                                            ca->kid.len))
+           != 0)
+    {
+        json_decref(header);
+        header = NULL;
+    }
+
+    /* RFC 7523 3; "aud": the endpoint called, as OIDC Core 9 suggests */
+    claims = json_pack("{s:s%, s:s%, s:s%, s:s%, s:I, s:I}",
+                       "iss", p->client_id.data, p->client_id.len,
+                       "sub", p->client_id.data, p->client_id.len,
+                       "aud", endpoint->data, endpoint->len,
+                       "jti", jti.data, jti.len,
+                       "iat", (json_int_t) now,
+                       "exp", (json_int_t) (now
+                                            + NGX_HTTP_OIDC_ASSERTION_TTL));
+
+    h = header ? json_dumps(header, JSON_COMPACT) : NULL;
+    c = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
+
+    if (header) {
+        json_decref(header);
+    }
+
+    if (claims) {
+        json_decref(claims);
+    }
+
+    if (h == NULL || c == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oidc: client assertion for provider \"%V\" not built",
+                      &p->name);
+        rc = NGX_OIDC_ERROR;
+        goto done;
+    }
+
+    len = ngx_oidc_jws_sign_len(ca->key, ngx_strlen(h), ngx_strlen(c));
+
+    assertion->data = ngx_pnalloc(r->pool, len);
+    if (assertion->data == NULL) {
+        rc = NGX_OIDC_ERROR;
+        goto done;
+    }
+
+    rc = ngx_oidc_jws_sign(ca->key, ca->alg, (u_char *) h, ngx_strlen(h),
+                           (u_char *) c, ngx_strlen(c), assertion->data,
+                           &assertion->len, &err);
+
+    if (rc != NGX_OIDC_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oidc: client assertion for provider \"%V\": %s",
+                      &p->name, err.reason);
+    }
+
+done:
+
+    free(h);
+    free(c);
+
+    return (rc == NGX_OIDC_OK) ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_http_oidc_client_auth_t *
+ngx_http_oidc_client_auth_get(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
+{
+    if (p->client_auth == NULL) {
+        p->client_auth = ngx_pcalloc(cf->pool,
+                                     sizeof(ngx_http_oidc_client_auth_t));
+    }
+
+    return p->client_auth;
+}
+
+
+/* a PEM private key (PKCS#8 or traditional, not encrypted), parsed once */
+
+static EVP_PKEY *
+ngx_http_oidc_client_key_read(ngx_conf_t *cf, ngx_str_t *name)
+{
+    BIO                 *bio;
+    EVP_PKEY            *pkey;
+    ngx_str_t            pem;
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    if (ngx_http_oidc_conf_read_file(cf, name, NGX_HTTP_OIDC_KEY_FILE_MAX,
+                                     "client_private_key_file", &pem)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    pkey = NULL;
+    bio = BIO_new_mem_buf(pem.data, (int) pem.len);
+
+    if (bio != NULL) {
+        /* never a passphrase prompt on the terminal */
+        pkey = PEM_read_bio_PrivateKey(bio, NULL,
+                                       ngx_http_oidc_client_key_no_password,
+                                       NULL);
+        BIO_free(bio);
+    }
+
+    ngx_explicit_memzero(pem.data, pem.len);
+
+    /* OpenSSL's reasons may quote the file: none is logged */
+    ERR_clear_error();
+
+    if (pkey == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"client_private_key_file\": no PEM private key "
+                           "(PKCS#8 or traditional, not encrypted) in \"%V\"",
+                           name);
+        return NULL;
+    }
+
+    cln->handler = ngx_http_oidc_client_key_cleanup;
+    cln->data = pkey;
+
+    return pkey;
+}
+
+
+static int
+ngx_http_oidc_client_key_no_password(char *buf, int size, int rwflag,
+    void *u)
+{
+    return -1;
+}
+
+
+static void
+ngx_http_oidc_client_key_cleanup(void *data)
+{
+    EVP_PKEY_free(data);
+}
+
+
+static const char *
+ngx_http_oidc_client_auth_name(ngx_uint_t method)
+{
+    ngx_http_oidc_auth_method_t  *m;
+
+    for (m = ngx_http_oidc_auth_methods; m->name; m++) {
+        if (m->method == method) {
+            return m->name;
+        }
+    }
+
+    return "unknown";
+}
+
+
+/* at the directive's line when it was written, else at the block's end */
+
+static void
+ngx_http_oidc_client_auth_error(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
+    ngx_uint_t level, ngx_uint_t line, const char *what)
+{
+    ngx_uint_t  saved;
+
+    saved = cf->conf_file->line;
+
+    if (line) {
+        cf->conf_file->line = line;
+    }
+
+    ngx_conf_log_error(level, cf, 0,
+                       "oidc_provider \"%V\": \"token_endpoint_auth %s\" %s",
+                       &p->name,
+                       ngx_http_oidc_client_auth_name(p->client_auth->method),
+                       what);
+
+    cf->conf_file->line = saved;
+}

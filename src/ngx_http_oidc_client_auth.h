@@ -1,0 +1,73 @@
+
+/*
+ * Copyright (C) ngx_http_oidc_module developers
+ */
+
+
+#ifndef _NGX_HTTP_OIDC_CLIENT_AUTH_H_INCLUDED_
+#define _NGX_HTTP_OIDC_CLIENT_AUTH_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/evp.h>
+
+#include "ngx_http_oidc.h"
+
+
+/*
+ * How the gateway authenticates itself at the provider's endpoints that
+ * authenticate clients (token, revocation, introspection): the
+ * "token_endpoint_auth" and "client_private_key_file" directives of an
+ * oidc_provider block.
+ */
+
+
+#define NGX_HTTP_OIDC_AUTH_NONE       1     /* public client: client_id */
+#define NGX_HTTP_OIDC_AUTH_BASIC      2     /* client_secret_basic */
+#define NGX_HTTP_OIDC_AUTH_POST       3     /* client_secret_post */
+#define NGX_HTTP_OIDC_AUTH_JWT        4     /* private_key_jwt */
+
+/* a client assertion is valid this long (RFC 7523 3: "exp" required) */
+#define NGX_HTTP_OIDC_ASSERTION_TTL   60
+
+
+struct ngx_http_oidc_client_auth_s {
+    ngx_uint_t                    method;       /* NGX_HTTP_OIDC_AUTH_* */
+    ngx_uint_t                    method_line;  /* 0: the default */
+    EVP_PKEY                     *key;          /* client_private_key_file */
+    unsigned                      alg;          /* NGX_OIDC_ALG_* */
+    ngx_str_t                     kid;          /* empty: none */
+    ngx_uint_t                    key_line;
+};
+
+
+/*
+ * Directive handlers; "conf" is the provider block's configuration,
+ * which starts with its ngx_http_oidc_provider_t.  The key is read and
+ * parsed here, once; it is freed with the configuration's pool.
+ */
+char *ngx_http_oidc_client_auth_set_method(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_oidc_client_auth_set_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/*
+ * At the block's end, once the client secret is known: the default
+ * method and the cross-checks.  Logs (naming the directive and its
+ * line) and returns NGX_ERROR on a configuration that cannot work.
+ */
+ngx_int_t ngx_http_oidc_client_auth_init(ngx_conf_t *cf,
+    ngx_http_oidc_provider_t *p);
+
+/*
+ * A fresh client assertion (RFC 7523 2.2, OpenID Connect Core 9) for a
+ * call to "endpoint", in r->pool.  NGX_OK or NGX_ERROR (logged).
+ */
+ngx_int_t ngx_http_oidc_client_assertion(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *endpoint, ngx_str_t *assertion);
+
+
+#endif /* _NGX_HTTP_OIDC_CLIENT_AUTH_H_INCLUDED_ */
