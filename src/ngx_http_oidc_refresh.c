@@ -62,7 +62,8 @@ static ngx_int_t ngx_http_oidc_refresh_id_token(ngx_http_request_t *r,
     ngx_oidc_session_t *s, ngx_oidc_tokens_t *t, ngx_oidc_jws_t *jws);
 static ngx_int_t ngx_http_oidc_refresh_store(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_refresh_t *rf, ngx_str_t *key,
-    ngx_oidc_session_t *s, ngx_oidc_tokens_t *t, json_t *claims);
+    ngx_oidc_session_t *s, ngx_oidc_tokens_t *t, json_t *claims,
+    json_t *response);
 static void ngx_http_oidc_refresh_refusal(ngx_http_oidc_refresh_t *rf);
 static void ngx_http_oidc_refresh_end(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_str_t *key);
@@ -379,7 +380,8 @@ ngx_http_oidc_refresh_finish(ngx_http_request_t *r,
     }
 
     if (rc == NGX_OK) {
-        rc = ngx_http_oidc_refresh_store(r, p, rf, key, s, &t, jws.payload);
+        rc = ngx_http_oidc_refresh_store(r, p, rf, key, s, &t, jws.payload,
+                                         response);
     }
 
     ngx_oidc_jws_free(&jws);
@@ -566,8 +568,10 @@ ngx_http_oidc_refresh_id_token(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_oidc_refresh_store(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_refresh_t *rf, ngx_str_t *key,
-    ngx_oidc_session_t *s, ngx_oidc_tokens_t *t, json_t *claims)
+    ngx_oidc_session_t *s, ngx_oidc_tokens_t *t, json_t *claims,
+    json_t *response)
 {
+    json_t             *extras;
     time_t              now, expires;
     ngx_int_t           rc;
     ngx_str_t           value;
@@ -592,9 +596,20 @@ ngx_http_oidc_refresh_store(ngx_http_request_t *r,
         n.claims = claims;
     }
 
-    if (ngx_oidc_session_encode(&n, &value.data, &value.len, &err)
-        != NGX_OIDC_OK)
-    {
+    /* a renewal's own extra members (a narrower "scope") replace them */
+    extras = ngx_oidc_tokens_extras(response);
+
+    if (extras != NULL) {
+        n.response = extras;
+    }
+
+    rc = ngx_oidc_session_encode(&n, &value.data, &value.len, &err);
+
+    if (extras != NULL) {
+        json_decref(extras);
+    }
+
+    if (rc != NGX_OIDC_OK) {
         ngx_http_oidc_refresh_why(rf, NGX_LOG_ERR, "not encoded: %s",
                                   err.reason ? err.reason : "no memory");
         return NGX_HTTP_SERVICE_UNAVAILABLE;

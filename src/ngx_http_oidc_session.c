@@ -11,6 +11,7 @@
 #include "ngx_http_oidc_browser.h"
 #include "ngx_http_oidc_logout.h"
 #include "ngx_http_oidc_userinfo.h"
+#include "ngx_oidc_tokens.h"
 
 
 static ngx_int_t ngx_http_oidc_session_read(ngx_http_request_t *r,
@@ -87,7 +88,7 @@ static ngx_int_t
 ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_str_t *key, ngx_uint_t generation, json_t **live)
 {
-    json_t             *claims;
+    json_t             *claims, *merged;
     time_t              valid;
     ngx_int_t           rc;
     ngx_str_t           value;
@@ -152,8 +153,17 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         valid = ngx_min(valid, s.access_expires - p->refresh_before);
     }
 
-    /* the ID token's claims, then what only userinfo has: merged once */
-    claims = ngx_http_oidc_userinfo_merge(s.claims, s.userinfo);
+    /*
+     * the ID token's claims, then what only the token response has, then
+     * what only userinfo has: merged once, kept in the worker's cache
+     */
+    claims = ngx_http_oidc_userinfo_merge(s.claims, s.response);
+
+    if (claims != NULL && s.userinfo != NULL) {
+        merged = ngx_http_oidc_userinfo_merge(claims, s.userinfo);
+        json_decref(claims);
+        claims = merged;
+    }
 
     *live = (claims == NULL) ? NULL
             : json_pack("{s:o, s:s%, s:I}",
@@ -307,9 +317,16 @@ ngx_http_oidc_session_create(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    if (ngx_oidc_session_encode(&s, &value.data, &value.len, &err)
-        != NGX_OIDC_OK)
-    {
+    /* what the token response adds (SMART launch context, ...) is kept */
+    s.response = ngx_oidc_tokens_extras(tokens);
+
+    rc = ngx_oidc_session_encode(&s, &value.data, &value.len, &err);
+
+    if (s.response != NULL) {
+        json_decref(s.response);
+    }
+
+    if (rc != NGX_OIDC_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oidc: session not encoded: %s",
                       err.reason ? err.reason : "no memory");

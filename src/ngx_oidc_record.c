@@ -67,6 +67,8 @@ static const ngx_oidc_record_field_t  ngx_oidc_session_fields[] = {
       NGX_OIDC_FIELD_OBJ, NGX_OIDC_RECORD_REQUIRED },
     { "userinfo", offsetof(ngx_oidc_session_t, userinfo),
       NGX_OIDC_FIELD_OBJ, NGX_OIDC_RECORD_OPTIONAL },
+    { "response", offsetof(ngx_oidc_session_t, response),
+      NGX_OIDC_FIELD_OBJ, NGX_OIDC_RECORD_OPTIONAL },
     { NULL, 0, 0, 0 }
 };
 

@@ -51,6 +51,8 @@ typedef struct {
     time_t                last_seen;      /* >= 0 */
     json_t               *claims;         /* the ID token's claims: object */
     json_t               *userinfo;       /* object, or NULL: none */
+    json_t               *response;       /* the token response's other
+                                             members: object, or NULL */
     json_t               *root;           /* decode: owns all of the above */
 } ngx_oidc_session_t;
 

@@ -140,3 +140,48 @@ ngx_oidc_tokens_expires_in(json_t *v, time_t *expires_in)
 
     return NGX_OIDC_OK;
 }
+
+
+json_t *
+ngx_oidc_tokens_extras(json_t *response)
+{
+    size_t       i;
+    json_t      *extras, *value;
+    const char  *name;
+
+    static const char  *tokens[] = {
+        "access_token", "refresh_token", "id_token", "token_type",
+        "expires_in", NULL
+    };
+
+    if (!json_is_object(response)) {
+        return NULL;
+    }
+
+    extras = json_object();
+    if (extras == NULL) {
+        return NULL;
+    }
+
+    json_object_foreach(response, name, value) {
+        for (i = 0; tokens[i] != NULL; i++) {
+            if (strcmp(name, tokens[i]) == 0) {
+                break;
+            }
+        }
+
+        if (tokens[i] == NULL
+            && json_object_set(extras, name, value) != 0)
+        {
+            json_decref(extras);
+            return NULL;
+        }
+    }
+
+    if (json_object_size(extras) == 0) {
+        json_decref(extras);
+        return NULL;
+    }
+
+    return extras;
+}

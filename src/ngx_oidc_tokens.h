@@ -45,5 +45,14 @@ typedef struct {
 int ngx_oidc_tokens_parse(json_t *response, ngx_oidc_tokens_t *tokens,
     ngx_oidc_err_t *err);
 
+/*
+ * What a token response says besides the tokens: its members other than
+ * access_token, refresh_token, id_token, token_type and expires_in (a
+ * SMART launch context's "patient" and "scope", Dintero's "user_info",
+ * ...), as a new object (shallow copy), or NULL when there are none,
+ * "response" is not an object, or on allocation failure.
+ */
+json_t *ngx_oidc_tokens_extras(json_t *response);
+
 
 #endif /* _NGX_OIDC_TOKENS_H_INCLUDED_ */

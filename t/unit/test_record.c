@@ -430,7 +430,7 @@ static void
 test_session_roundtrip(void **state)
 {
     char                *text;
-    json_t              *claims, *userinfo;
+    json_t              *claims, *userinfo, *response;
     ngx_oidc_session_t   s, d;
 
     (void) state;
@@ -438,9 +438,11 @@ test_session_roundtrip(void **state)
     claims = parse("{\"sub\":\"248289761001\",\"email\":\"j@example.com\","
                    "\"roles\":[\"a\",\"b\"]}");
     userinfo = parse("{\"name\":\"Jane Doe\"}");
+    response = parse("{\"patient\":\"123\"}");
 
     s = session_default(claims);
     s.userinfo = userinfo;
+    s.response = response;
 
     assert_null(session_encode(&s, &text));
     assert_string_equal(text,
@@ -452,7 +454,8 @@ test_session_roundtrip(void **state)
         "\"last_seen\":1700000100,"
         "\"claims\":{\"sub\":\"248289761001\",\"email\":\"j@example.com\","
         "\"roles\":[\"a\",\"b\"]},"
-        "\"userinfo\":{\"name\":\"Jane Doe\"}}");
+        "\"userinfo\":{\"name\":\"Jane Doe\"},"
+        "\"response\":{\"patient\":\"123\"}}");
 
     /* the caller's objects are untouched */
     assert_int_equal(claims->refcount, 1);
@@ -468,6 +471,7 @@ test_session_roundtrip(void **state)
     assert_int_equal(d.last_seen, 1700000100);
     assert_true(json_equal(d.claims, claims));
     assert_true(json_equal(d.userinfo, userinfo));
+    assert_true(json_equal(d.response, response));
 
     ngx_oidc_session_free(&d);
     ngx_oidc_session_free(&d);
@@ -479,6 +483,7 @@ test_session_roundtrip(void **state)
     s.refresh_token.len = 0;
     s.access_expires = 0;
     s.userinfo = NULL;
+    s.response = NULL;
 
     assert_null(session_encode(&s, &text));
     assert_null(strstr(text, "sid"));
@@ -491,12 +496,14 @@ test_session_roundtrip(void **state)
     assert_null(d.sid.data);
     assert_int_equal(d.access_expires, 0);
     assert_null(d.userinfo);
+    assert_null(d.response);
     assert_non_null(d.claims);
     ngx_oidc_session_free(&d);
     free(text);
 
     json_decref(claims);
     json_decref(userinfo);
+    json_decref(response);
 }
 
 
@@ -541,6 +548,9 @@ test_session_encode_refused(void **state)
     assert_string_equal(session_encode(&s, &text), INVALID);
     s = session_default(claims);
     s.userinfo = v;
+    assert_string_equal(session_encode(&s, &text), INVALID);
+    s = session_default(claims);
+    s.response = v;
     assert_string_equal(session_encode(&s, &text), INVALID);
     json_decref(v);
 

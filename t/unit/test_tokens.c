@@ -177,6 +177,72 @@ test_refused(void **state)
 }
 
 
+static json_t *
+parse(const char *text)
+{
+    json_t          *j;
+    ngx_oidc_err_t   err;
+
+    j = ngx_oidc_json_parse((const unsigned char *) text, strlen(text),
+                            65536, &err);
+    assert_non_null(j);
+
+    return j;
+}
+
+
+/* a SMART launch context and Dintero's user_info are kept, tokens not */
+
+static void
+test_extras(void **state)
+{
+    json_t  *j, *x;
+
+    (void) state;
+
+    j = parse("{\"access_token\":\"at\",\"token_type\":\"Bearer\","
+              "\"expires_in\":300,\"refresh_token\":\"rt\","
+              "\"id_token\":\"a.b.c\",\"scope\":\"patient/*.rs\","
+              "\"patient\":\"123\",\"need_patient_banner\":true,"
+              "\"user_info\":{\"authority\":\"vipps\","
+              "\"value\":{\"sub\":\"4711\"}}}");
+
+    x = ngx_oidc_tokens_extras(j);
+    assert_non_null(x);
+    assert_int_equal(json_object_size(x), 4);
+    assert_string_equal(json_string_value(json_object_get(x, "scope")),
+                        "patient/*.rs");
+    assert_string_equal(json_string_value(json_object_get(x, "patient")),
+                        "123");
+    assert_true(json_is_true(json_object_get(x, "need_patient_banner")));
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(x, "user_info"),
+                                            "value"), "sub")), "4711");
+
+    assert_null(json_object_get(x, "access_token"));
+    assert_null(json_object_get(x, "refresh_token"));
+    assert_null(json_object_get(x, "id_token"));
+    assert_null(json_object_get(x, "token_type"));
+    assert_null(json_object_get(x, "expires_in"));
+
+    json_decref(x);
+    json_decref(j);
+
+    /* only tokens: nothing to keep */
+    j = parse("{\"access_token\":\"at\",\"token_type\":\"Bearer\","
+              "\"expires_in\":300}");
+    assert_null(ngx_oidc_tokens_extras(j));
+    json_decref(j);
+
+    /* not an object */
+    j = json_pack("[s]", "scope");
+    assert_null(ngx_oidc_tokens_extras(j));
+    json_decref(j);
+
+    assert_null(ngx_oidc_tokens_extras(NULL));
+}
+
+
 int
 main(void)
 {
@@ -184,6 +250,7 @@ main(void)
         cmocka_unit_test(test_full),
         cmocka_unit_test(test_minimal),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_extras),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
