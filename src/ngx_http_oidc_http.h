@@ -141,10 +141,12 @@ ngx_int_t ngx_http_oidc_http_conf_ssl(ngx_conf_t *cf,
 /*
  * Starts a GET, or a POST of an application/x-www-form-urlencoded
  * "form" with extra header lines "headers" (each "Name: value" CRLF,
- * e.g. Authorization: Basic; may be NULL).  "log" must stay valid until
- * the callback or a cancel: with a request's log, the caller cancels
- * the fetch from a request pool cleanup.  Returns NULL on an immediate
- * failure (logged at NGX_LOG_ERR on "log"): no callback follows.
+ * e.g. Authorization: Basic; may be NULL).  "log" gives the file and
+ * level only (the client keeps a copy with its own handler), and the URL,
+ * form and headers are copied: a fetch may outlive the request that
+ * started it (a revocation at logout), else the caller cancels it from a
+ * request pool cleanup.  Returns NULL on an immediate failure (logged at
+ * NGX_LOG_ERR on "log"): no callback follows.
  */
 ngx_http_oidc_http_t *ngx_http_oidc_http_get(ngx_http_oidc_provider_t *p,
     ngx_str_t *url, ngx_log_t *log, ngx_http_oidc_http_done_pt handler,
