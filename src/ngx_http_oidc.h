@@ -61,6 +61,8 @@ typedef struct {
     ngx_str_t                     frontchannel_logout_uri;
     ngx_str_t                     session_store;
     ngx_flag_t                    cookie_secure;    /* __Host- and Secure */
+    ngx_str_t                     session_cookie;   /* cookie_name with
+                                                       its prefix */
 
     /* our additions */
     ngx_str_t                     backchannel_logout_uri;
@@ -151,7 +153,7 @@ typedef struct {
     ngx_str_t                     id_token;         /* of the session */
     void                         *browser;          /* browser.c: callback */
     void                         *smart;            /* smart.c: request */
-    void                         *logout;           /* logout.c: its body */
+    void                         *body;             /* web.c: body read */
 } ngx_http_oidc_ctx_t;
 
 
@@ -324,6 +326,36 @@ void ngx_http_oidc_worker_cache_put(ngx_uint_t which,
     ngx_http_oidc_provider_t *p, ngx_str_t *key, json_t *value,
     time_t expires, ngx_uint_t generation, ngx_log_t *log);
 void ngx_http_oidc_worker_cache_free(void);
+
+/* a request body read in the access phase: the request's own (ctx->body) */
+typedef struct {
+    ngx_str_t                     body;
+    ngx_int_t                     status;       /* of reading it */
+    size_t                        max;
+    unsigned                      read:1;
+} ngx_http_oidc_body_t;
+
+/*
+ * ngx_http_oidc_web.c.  form_body: the request's
+ * application/x-www-form-urlencoded body, at most "max" bytes and in
+ * memory, the phases run again once it is read: NGX_OK (*body; empty
+ * without a body), NGX_DONE (the read was started: return it),
+ * NGX_AGAIN (still reading), NGX_DECLINED (not a form),
+ * NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, NGX_ERROR or another status; one
+ * body per request, whoever asks for it.  send: a whole response after
+ * the caller's headers, NGX_DONE (the request finalized).
+ */
+ngx_int_t ngx_http_oidc_form_body(ngx_http_request_t *r, size_t max,
+    ngx_str_t *body);
+ngx_int_t ngx_http_oidc_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, ngx_str_t *body);
+
+/*
+ * ngx_http_oidc_handler.c: an RFC 6750 challenge, WWW-Authenticate:
+ * Bearer realm="...", error="..." (NULL: none), scope="..." (n > 0)
+ */
+ngx_int_t ngx_http_oidc_www_authenticate(ngx_http_request_t *r,
+    ngx_str_t *realm, const char *error, ngx_str_t *scopes, ngx_uint_t n);
 
 /* ngx_http_oidc_bearer.c */
 ngx_int_t ngx_http_oidc_bearer_token(ngx_http_request_t *r,

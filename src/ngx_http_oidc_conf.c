@@ -38,6 +38,8 @@ static ngx_http_oidc_provider_conf_t *ngx_http_oidc_provider_create(
 static char *ngx_http_oidc_provider_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
 static ngx_int_t ngx_http_oidc_conf_nargs(ngx_conf_t *cf, ngx_command_t *cmd);
+static ngx_int_t ngx_http_oidc_conf_cookie(ngx_conf_t *cf,
+    ngx_http_oidc_provider_t *p);
 static char *ngx_http_oidc_provider_init(ngx_conf_t *cf,
     ngx_http_oidc_provider_conf_t *pc);
 static void ngx_http_oidc_conf_merge(ngx_http_oidc_provider_conf_t *pc);
@@ -443,6 +445,39 @@ ngx_http_oidc_conf_nargs(ngx_conf_t *cf, ngx_command_t *cmd)
 }
 
 
+/*
+ * The session cookie's name, once: "__Host-" + cookie_name unless
+ * "cookie_secure off" (or the name has the prefix already)
+ */
+
+static ngx_int_t
+ngx_http_oidc_conf_cookie(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
+{
+    u_char  *s;
+
+    s = ngx_pnalloc(cf->pool, sizeof("__Host-") - 1 + p->cookie_name.len);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    p->session_cookie.data = s;
+
+    if (p->cookie_secure
+        && !(p->cookie_name.len >= sizeof("__Host-") - 1
+             && ngx_strncasecmp(p->cookie_name.data, (u_char *) "__Host-",
+                                sizeof("__Host-") - 1) == 0))
+    {
+        s = ngx_cpymem(s, "__Host-", sizeof("__Host-") - 1);
+    }
+
+    s = ngx_cpymem(s, p->cookie_name.data, p->cookie_name.len);
+
+    p->session_cookie.len = s - p->session_cookie.data;
+
+    return NGX_OK;
+}
+
+
 /* defaults, cross-checks, files, TLS and shared memory, at the "}" */
 
 static char *
@@ -460,7 +495,8 @@ ngx_http_oidc_provider_init(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
         || ngx_http_oidc_conf_algorithms(cf, pc) != NGX_OK
         || ngx_http_oidc_conf_client_secret(cf, pc) != NGX_OK
         || ngx_http_oidc_client_auth_init(cf, &pc->provider) != NGX_OK
-        || ngx_http_oidc_conf_keys(cf, pc) != NGX_OK)
+        || ngx_http_oidc_conf_keys(cf, pc) != NGX_OK
+        || ngx_http_oidc_conf_cookie(cf, &pc->provider) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }

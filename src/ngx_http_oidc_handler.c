@@ -205,39 +205,59 @@ ngx_http_oidc_authorize(ngx_http_request_t *r, ngx_http_oidc_loc_conf_t *olcf,
 }
 
 
-/*
- * RFC 6750 section 3: WWW-Authenticate: Bearer realm="...",
- * error="...", scope="..."; 403 without an error code has no challenge
- */
+/* RFC 6750 section 3; 403 without an error code has no challenge */
 
 static ngx_int_t
 ngx_http_oidc_challenge(ngx_http_request_t *r, ngx_http_oidc_loc_conf_t *olcf,
     ngx_http_oidc_ctx_t *ctx, ngx_int_t status)
 {
-    size_t            len;
-    u_char           *p;
-    ngx_str_t        *scope, err;
-    ngx_uint_t        i;
-    ngx_table_elt_t  *h;
+    ngx_str_t   *scopes;
+    ngx_uint_t   n;
 
     if (status == NGX_HTTP_FORBIDDEN && ctx->error == NULL) {
         return status;
     }
 
-    scope = NULL;
-
-    len = sizeof("Bearer realm=\"\"") - 1 + 2 * olcf->realm.len;
-
-    if (ctx->error != NULL) {
-        len += sizeof(", error=\"\"") - 1 + ngx_strlen(ctx->error);
-    }
+    scopes = NULL;
+    n = 0;
 
     if (status == NGX_HTTP_FORBIDDEN && olcf->scopes != NULL) {
-        scope = olcf->scopes->elts;
+        scopes = olcf->scopes->elts;
+        n = olcf->scopes->nelts;
+    }
+
+    if (ngx_http_oidc_www_authenticate(r, &olcf->realm, ctx->error, scopes,
+                                       n)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return status;
+}
+
+
+ngx_int_t
+ngx_http_oidc_www_authenticate(ngx_http_request_t *r, ngx_str_t *realm,
+    const char *error, ngx_str_t *scopes, ngx_uint_t n)
+{
+    size_t            len;
+    u_char           *p;
+    ngx_str_t         err;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    len = sizeof("Bearer realm=\"\"") - 1 + 2 * realm->len;
+
+    if (error != NULL) {
+        len += sizeof(", error=\"\"") - 1 + ngx_strlen(error);
+    }
+
+    if (n > 0) {
         len += sizeof(", scope=\"\"") - 1;
 
-        for (i = 0; i < olcf->scopes->nelts; i++) {
-            len += 2 * scope[i].len + 1;
+        for (i = 0; i < n; i++) {
+            len += 2 * scopes[i].len + 1;
         }
     }
 
@@ -259,25 +279,25 @@ ngx_http_oidc_challenge(ngx_http_request_t *r, ngx_http_oidc_loc_conf_t *olcf,
 #endif
 
     p = ngx_cpymem(p, "Bearer realm=", sizeof("Bearer realm=") - 1);
-    p = ngx_http_oidc_quote(p, &olcf->realm);
+    p = ngx_http_oidc_quote(p, realm);
 
-    if (ctx->error != NULL) {
-        err.data = (u_char *) ctx->error;
-        err.len = ngx_strlen(ctx->error);
+    if (error != NULL) {
+        err.data = (u_char *) error;
+        err.len = ngx_strlen(error);
 
         p = ngx_cpymem(p, ", error=", sizeof(", error=") - 1);
         p = ngx_http_oidc_quote(p, &err);
     }
 
-    if (status == NGX_HTTP_FORBIDDEN && olcf->scopes != NULL) {
+    if (n > 0) {
         p = ngx_cpymem(p, ", scope=\"", sizeof(", scope=\"") - 1);
 
-        for (i = 0; i < olcf->scopes->nelts; i++) {
+        for (i = 0; i < n; i++) {
             if (i > 0) {
                 *p++ = ' ';
             }
 
-            p = ngx_http_oidc_escape(p, &scope[i]);
+            p = ngx_http_oidc_escape(p, &scopes[i]);
         }
 
         *p++ = '"';
@@ -287,7 +307,7 @@ ngx_http_oidc_challenge(ngx_http_request_t *r, ngx_http_oidc_loc_conf_t *olcf,
 
     r->headers_out.www_authenticate = h;
 
-    return status;
+    return NGX_OK;
 }
 
 

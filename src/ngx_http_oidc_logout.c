@@ -41,10 +41,6 @@ static ngx_int_t ngx_http_oidc_logout_origin(ngx_http_request_t *r,
     ngx_str_t *origin);
 static ngx_int_t ngx_http_oidc_logout_absolute(ngx_http_request_t *r,
     ngx_str_t *uri, ngx_str_t *out);
-static void ngx_http_oidc_logout_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_oidc_logout_body_copy(ngx_http_request_t *r,
-    ngx_str_t *body);
-static ngx_uint_t ngx_http_oidc_logout_is_form(ngx_http_request_t *r);
 
 
 ngx_int_t
@@ -95,14 +91,17 @@ ngx_http_oidc_logout_rp(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_str_null(&body);
 
     if (r->method == NGX_HTTP_POST) {
-        rc = ngx_http_oidc_logout_body(r, ctx, &body);
+        rc = ngx_http_oidc_form_body(r, NGX_HTTP_OIDC_LOGOUT_BODY_MAX, &body);
 
-        if (rc == NGX_DONE) {
-            return NGX_DONE;
+        if (rc == NGX_DONE || rc == NGX_AGAIN) {
+            return rc;
         }
 
         /* too large or not a form: no CSRF value, the page is shown */
-        if (rc != NGX_OK && rc != NGX_HTTP_BAD_REQUEST) {
+        if (rc == NGX_DECLINED || rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+            ngx_str_set(&body, "");
+
+        } else if (rc != NGX_OK) {
             return rc;
         }
 
@@ -640,150 +639,6 @@ ngx_http_oidc_logout_absolute(ngx_http_request_t *r, ngx_str_t *uri,
 }
 
 
-/*
- * The body of a POST, read in the access phase as nginx's mirror
- * module does: the read is started, the request is finalized with
- * NGX_DONE (the read holds its own reference), and the body handler
- * records the result in ctx and runs the phases again, which brings
- * the request back here.
- */
-
-ngx_int_t
-ngx_http_oidc_logout_body(ngx_http_request_t *r, ngx_http_oidc_ctx_t *ctx,
-    ngx_str_t *body)
-{
-    ngx_int_t                rc;
-    ngx_http_oidc_logout_t  *lo;
-
-    lo = ctx->logout;
-
-    if (lo != NULL) {
-        if (!lo->read) {
-            return NGX_DONE;
-        }
-
-        if (lo->status != NGX_OK) {
-            return lo->status;
-        }
-
-        *body = lo->body;
-
-        return NGX_OK;
-    }
-
-    if (!ngx_http_oidc_logout_is_form(r)
-        || r->headers_in.content_length_n > NGX_HTTP_OIDC_LOGOUT_BODY_MAX)
-    {
-        return NGX_HTTP_BAD_REQUEST;
-    }
-
-    lo = ngx_pcalloc(r->pool, sizeof(ngx_http_oidc_logout_t));
-    if (lo == NULL) {
-        return NGX_ERROR;
-    }
-
-    ctx->logout = lo;
-
-    rc = ngx_http_read_client_request_body(r,
-                                           ngx_http_oidc_logout_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    ngx_http_finalize_request(r, NGX_DONE);
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_oidc_logout_body_handler(ngx_http_request_t *r)
-{
-    ngx_http_oidc_ctx_t     *ctx;
-    ngx_http_oidc_logout_t  *lo;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oidc_module);
-    lo = ctx->logout;
-
-    lo->read = 1;
-    lo->status = ngx_http_oidc_logout_body_copy(r, &lo->body);
-
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
-}
-
-
-/* the body in one piece; in a temporary file it is too large anyway */
-
-static ngx_int_t
-ngx_http_oidc_logout_body_copy(ngx_http_request_t *r, ngx_str_t *body)
-{
-    u_char       *s;
-    size_t        len;
-    ngx_chain_t  *cl;
-
-    ngx_str_null(body);
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        body->data = (u_char *) "";
-        return NGX_OK;
-    }
-
-    if (r->request_body->temp_file != NULL) {
-        return NGX_HTTP_BAD_REQUEST;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        if (cl->buf->in_file) {
-            return NGX_HTTP_BAD_REQUEST;
-        }
-
-        len += cl->buf->last - cl->buf->pos;
-
-        if (len > NGX_HTTP_OIDC_LOGOUT_BODY_MAX) {
-            return NGX_HTTP_BAD_REQUEST;
-        }
-    }
-
-    body->data = ngx_pnalloc(r->pool, len + 1);
-    if (body->data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    s = body->data;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        s = ngx_cpymem(s, cl->buf->pos, cl->buf->last - cl->buf->pos);
-    }
-
-    body->len = s - body->data;
-
-    return NGX_OK;
-}
-
-
-static ngx_uint_t
-ngx_http_oidc_logout_is_form(ngx_http_request_t *r)
-{
-    size_t            len;
-    ngx_table_elt_t  *h;
-
-    h = r->headers_in.content_type;
-    len = sizeof("application/x-www-form-urlencoded") - 1;
-
-    return h != NULL
-           && h->value.len >= len
-           && ngx_strncasecmp(h->value.data,
-                              (u_char *) "application/x-www-form-urlencoded",
-                              len) == 0
-           && (h->value.len == len || h->value.data[len] == ';'
-               || h->value.data[len] == ' ');
-}
-
-
 ngx_int_t
 ngx_http_oidc_logout_session(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_str_t *key, ngx_str_t *id,
@@ -834,31 +689,12 @@ ngx_int_t
 ngx_http_oidc_logout_send(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, ngx_str_t *body, ngx_str_t *csp, ngx_uint_t deny_frames)
 {
-    u_char       *semi;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_str_t     no_store = ngx_string("no-store");
-    ngx_str_t     deny = ngx_string("DENY");
-    ngx_str_t     nosniff = ngx_string("nosniff");
-    ngx_chain_t   out;
+    ngx_str_t  no_store = ngx_string("no-store");
+    ngx_str_t  deny = ngx_string("DENY");
+    ngx_str_t  nosniff = ngx_string("nosniff");
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (body->len) {
-        b->pos = body->data;
-        b->last = body->data + body->len;
-        b->memory = 1;
-    }
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK
-        || ngx_http_oidc_header_out(r, "Cache-Control", &no_store, NULL)
-           != NGX_OK
+    if (ngx_http_oidc_header_out(r, "Cache-Control", &no_store, NULL)
+        != NGX_OK
         || ngx_http_oidc_header_out(r, "X-Content-Type-Options", &nosniff,
                                     NULL)
            != NGX_OK
@@ -873,26 +709,7 @@ ngx_http_oidc_logout_send(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_ERROR;
     }
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = body->len;
-    r->headers_out.content_type.data = (u_char *) type;
-    r->headers_out.content_type.len = ngx_strlen(type);
-
-    semi = (u_char *) ngx_strchr(type, ';');
-    r->headers_out.content_type_len = semi ? (size_t) (semi - (u_char *) type)
-                                           : r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc != NGX_ERROR && rc <= NGX_OK && !r->header_only) {
-        out.buf = b;
-        out.next = NULL;
-        rc = ngx_http_output_filter(r, &out);
-    }
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    return ngx_http_oidc_send(r, status, type, body);
 }
 
 

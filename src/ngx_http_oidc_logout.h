@@ -37,15 +37,6 @@
 #define NGX_HTTP_OIDC_LOGOUT_TOKEN_AGE  300
 
 
-/* a logout request reading its body: the request's own, in its pool */
-typedef struct {
-    ngx_str_t                     body;
-    ngx_int_t                     status;       /* of reading: NGX_OK... */
-    unsigned                      reading:1;
-    unsigned                      read:1;
-} ngx_http_oidc_logout_t;
-
-
 /*
  * From ngx_http_oidc_browser_handler(): NGX_DECLINED when the request
  * is not for one of the provider's logout paths; otherwise as the
@@ -78,15 +69,6 @@ ngx_int_t ngx_http_oidc_frontchannel(ngx_http_request_t *r,
 
 
 /* ngx_http_oidc_logout.c, for ngx_http_oidc_logout_channel.c */
-
-/*
- * The request body (POST), read in the access phase as nginx's mirror
- * module does: NGX_OK (*body set), NGX_DONE (being read: the phases run
- * again once it is), NGX_HTTP_BAD_REQUEST (larger than
- * NGX_HTTP_OIDC_LOGOUT_BODY_MAX, or not a form), another status.
- */
-ngx_int_t ngx_http_oidc_logout_body(ngx_http_request_t *r,
-    ngx_http_oidc_ctx_t *ctx, ngx_str_t *body);
 
 /*
  * The session of the request's cookie: NGX_OK with *key (its store

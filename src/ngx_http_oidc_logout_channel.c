@@ -50,13 +50,13 @@ ngx_http_oidc_backchannel(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
                                                 "method not allowed", NULL);
     }
 
-    rc = ngx_http_oidc_logout_body(r, ctx, &body);
+    rc = ngx_http_oidc_form_body(r, NGX_HTTP_OIDC_LOGOUT_BODY_MAX, &body);
 
-    if (rc == NGX_DONE) {
-        return NGX_DONE;
+    if (rc == NGX_DONE || rc == NGX_AGAIN) {
+        return rc;
     }
 
-    if (rc == NGX_HTTP_BAD_REQUEST) {
+    if (rc == NGX_DECLINED || rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
         return ngx_http_oidc_backchannel_refuse(r, p, NGX_HTTP_BAD_REQUEST,
                                                 "body too large or not a "
                                                 "form", NULL);

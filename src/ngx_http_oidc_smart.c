@@ -37,18 +37,12 @@ typedef struct {
 typedef struct {
     ngx_oidc_fhir_request_t       req;
     ngx_str_t                     patient;          /* when allowed */
-    unsigned                      reading:1;
-    unsigned                      body_read:1;
+    unsigned                      body_checked:1;
 } ngx_http_oidc_smart_ctx_t;
 
 
 static ngx_int_t ngx_http_oidc_smart_classify(ngx_http_request_t *r,
     ngx_http_oidc_smart_conf_t *sc, ngx_http_oidc_smart_ctx_t *sctx,
-    ngx_str_t *body);
-static ngx_int_t ngx_http_oidc_smart_read_body(ngx_http_request_t *r,
-    ngx_http_oidc_smart_ctx_t *sctx);
-static void ngx_http_oidc_smart_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_http_oidc_smart_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_oidc_smart_scopes(ngx_http_request_t *r,
     json_t *claims, ngx_oidc_smart_scopes_t *set);
@@ -266,28 +260,48 @@ ngx_http_oidc_smart_start(ngx_http_request_t *r,
             return NGX_DECLINED;
         }
 
-        if (sctx->req.search_post) {
-            return ngx_http_oidc_smart_read_body(r, sctx);
-        }
+    }
 
+    if (!sctx->req.search_post) {
         return NGX_OK;
     }
 
-    if (!sctx->reading) {
-        return NGX_OK;
-    }
+    /* [REST] 3.1.0.9: POST _search carries a form, classified again */
+    rc = ngx_http_oidc_form_body(r, NGX_HTTP_OIDC_SMART_BODY_MAX, &body);
 
-    if (!sctx->body_read) {
-        /* an event while the body is still coming */
-        return NGX_AGAIN;
-    }
+    switch (rc) {
 
-    sctx->reading = 0;
+    case NGX_OK:
+        break;
 
-    rc = ngx_http_oidc_smart_body(r, &body);
-    if (rc != NGX_OK) {
+    case NGX_DECLINED:
+        return ngx_http_oidc_smart_refuse(r, NULL,
+                                          NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                                          "not-supported",
+                                          "POST _search needs an "
+                                          "application/x-www-form-urlencoded "
+                                          "body", NULL);
+
+    case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oidc: SMART refused: POST _search body larger than "
+                      "client_body_buffer_size or %d bytes",
+                      NGX_HTTP_OIDC_SMART_BODY_MAX);
+        return ngx_http_oidc_smart_refuse(r, NULL,
+                                          NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
+                                          "too-costly",
+                                          "POST _search body too large",
+                                          NULL);
+
+    default: /* NGX_DONE, NGX_AGAIN: being read; errors */
         return rc;
     }
+
+    if (sctx->body_checked) {
+        return NGX_OK;
+    }
+
+    sctx->body_checked = 1;
 
     return ngx_http_oidc_smart_classify(r, sc, sctx, &body);
 }
@@ -417,134 +431,6 @@ ngx_http_oidc_smart_classify(ngx_http_request_t *r,
                    "oidc: SMART %s \"%V\" %uz parameters",
                    ngx_oidc_fhir_interaction_name(sctx->req.interaction),
                    &path, sctx->req.nparams);
-
-    return NGX_OK;
-}
-
-
-/* as the mirror module: read the body, then run the phases again */
-
-static ngx_int_t
-ngx_http_oidc_smart_read_body(ngx_http_request_t *r,
-    ngx_http_oidc_smart_ctx_t *sctx)
-{
-    ngx_int_t         rc;
-    ngx_table_elt_t  *ct;
-
-    ct = r->headers_in.content_type;
-
-    /* [REST] 3.1.0.9: POST _search carries a form */
-    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
-        return NGX_OK;
-    }
-
-    if (ct == NULL
-        || ct->value.len < sizeof("application/x-www-form-urlencoded") - 1
-        || ngx_strncasecmp(ct->value.data,
-                           (u_char *) "application/x-www-form-urlencoded",
-                           sizeof("application/x-www-form-urlencoded") - 1)
-           != 0)
-    {
-        return ngx_http_oidc_smart_refuse(r, NULL,
-                                          NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                                          "not-supported",
-                                          "POST _search needs an "
-                                          "application/x-www-form-urlencoded "
-                                          "body", NULL);
-    }
-
-    if (r->headers_in.content_length_n > NGX_HTTP_OIDC_SMART_BODY_MAX) {
-        return ngx_http_oidc_smart_refuse(r, NULL,
-                                          NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                          "too-costly",
-                                          "POST _search body too large",
-                                          NULL);
-    }
-
-    sctx->reading = 1;
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r,
-                                           ngx_http_oidc_smart_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    ngx_http_finalize_request(r, NGX_DONE);
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_http_oidc_smart_body_handler(ngx_http_request_t *r)
-{
-    ngx_http_oidc_ctx_t        *ctx;
-    ngx_http_oidc_smart_ctx_t  *sctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_oidc_module);
-    sctx = ctx->smart;
-
-    sctx->body_read = 1;
-
-    /* the upstream gets the same body */
-    r->preserve_body = 1;
-
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
-}
-
-
-/* the form body, in memory and bounded, as one string */
-
-static ngx_int_t
-ngx_http_oidc_smart_body(ngx_http_request_t *r, ngx_str_t *body)
-{
-    u_char       *p;
-    size_t        len;
-    ngx_chain_t  *cl;
-
-    ngx_str_null(body);
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        if (cl->buf->in_file || r->request_body->temp_file) {
-            len = NGX_HTTP_OIDC_SMART_BODY_MAX + 1;
-            break;
-        }
-
-        len += cl->buf->last - cl->buf->pos;
-    }
-
-    if (len > NGX_HTTP_OIDC_SMART_BODY_MAX) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: SMART refused: POST _search body larger than "
-                      "client_body_buffer_size or %d bytes",
-                      NGX_HTTP_OIDC_SMART_BODY_MAX);
-        return ngx_http_oidc_smart_refuse(r, NULL,
-                                          NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                          "too-costly",
-                                          "POST _search body too large",
-                                          NULL);
-    }
-
-    p = ngx_pnalloc(r->pool, len + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-    body->len = len;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-    }
 
     return NGX_OK;
 }
@@ -720,50 +606,16 @@ ngx_http_oidc_smart_refuse(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_uint_t status, const char *code,
     const char *text, ngx_str_t *scope)
 {
-    size_t            len;
-    u_char           *p;
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_uint_t        i;
-    ngx_chain_t       out;
-    ngx_table_elt_t  *h;
+    size_t      len;
+    u_char     *p;
+    ngx_str_t   outcome;
 
-    if (scope != NULL && olcf != NULL) {
-        len = sizeof("Bearer realm=\"\", error=\"insufficient_scope\", "
-                     "scope=\"\"") - 1 + 2 * olcf->realm.len + scope->len;
-
-        p = ngx_pnalloc(r->pool, len);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->hash = 1;
-        ngx_str_set(&h->key, "WWW-Authenticate");
-        h->value.data = p;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-
-        p = ngx_cpymem(p, "Bearer realm=\"", sizeof("Bearer realm=\"") - 1);
-
-        for (i = 0; i < olcf->realm.len; i++) {
-            if (olcf->realm.data[i] == '"' || olcf->realm.data[i] == '\\') {
-                *p++ = '\\';
-            }
-
-            *p++ = olcf->realm.data[i];
-        }
-
-        p = ngx_sprintf(p, "\", error=\"insufficient_scope\", scope=\"%V\"",
-                        scope);
-
-        h->value.len = p - h->value.data;
-        r->headers_out.www_authenticate = h;
+    if (scope != NULL && olcf != NULL
+        && ngx_http_oidc_www_authenticate(r, &olcf->realm,
+                                          "insufficient_scope", scope, 1)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     len = sizeof("{\"resourceType\":\"OperationOutcome\",\"issue\":[{"
@@ -771,45 +623,21 @@ ngx_http_oidc_smart_refuse(ngx_http_request_t *r,
                  "}]}\n") + ngx_strlen(code) + ngx_strlen(text)
           + sizeof("; needed scope: ") + (scope ? scope->len : 0);
 
-    p = ngx_pnalloc(r->pool, len);
-    b = ngx_calloc_buf(r->pool);
-
-    if (p == NULL || b == NULL) {
+    outcome.data = ngx_pnalloc(r->pool, len);
+    if (outcome.data == NULL) {
         return NGX_ERROR;
     }
 
-    b->pos = p;
-    b->last = ngx_sprintf(p, "{\"resourceType\":\"OperationOutcome\","
-                          "\"issue\":[{\"severity\":\"error\",\"code\":\"%s\","
-                          "\"diagnostics\":\"%s", code, text);
+    p = ngx_sprintf(outcome.data, "{\"resourceType\":\"OperationOutcome\","
+                    "\"issue\":[{\"severity\":\"error\",\"code\":\"%s\","
+                    "\"diagnostics\":\"%s", code, text);
 
     if (scope != NULL) {
-        b->last = ngx_sprintf(b->last, "; needed scope: %V", scope);
+        p = ngx_sprintf(p, "; needed scope: %V", scope);
     }
 
-    b->last = ngx_cpymem(b->last, "\"}]}\n", sizeof("\"}]}\n") - 1);
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
+    p = ngx_cpymem(p, "\"}]}\n", sizeof("\"}]}\n") - 1);
+    outcome.len = p - outcome.data;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "application/fhir+json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc != NGX_ERROR && rc <= NGX_OK && !r->header_only) {
-        out.buf = b;
-        out.next = NULL;
-        rc = ngx_http_output_filter(r, &out);
-    }
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    return ngx_http_oidc_send(r, status, "application/fhir+json", &outcome);
 }

@@ -13,6 +13,10 @@
 #include "ngx_oidc_cookie.h"
 
 
+static void ngx_http_oidc_form_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oidc_form_body_copy(ngx_http_request_t *r,
+    ngx_http_oidc_body_t *rb);
+
 
 ngx_table_elt_t *
 ngx_http_oidc_header_in(ngx_http_request_t *r, const char *name, size_t len)
@@ -120,29 +124,22 @@ ngx_http_oidc_cookie_name(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 {
     u_char  *s;
 
-    name->data = ngx_pnalloc(r->pool, sizeof("__Host-") - 1
-                             + p->cookie_name.len + 1
-                             + NGX_HTTP_OIDC_BIND_PREFIX);
+    if (state == NULL) {
+        /* made once, at configuration time */
+        *name = p->session_cookie;
+        return NGX_OK;
+    }
+
+    name->data = ngx_pnalloc(r->pool, p->session_cookie.len + 1
+                                      + NGX_HTTP_OIDC_BIND_PREFIX);
     if (name->data == NULL) {
         return NGX_ERROR;
     }
 
-    s = name->data;
-
-    if (p->cookie_secure
-        && !(p->cookie_name.len >= sizeof("__Host-") - 1
-             && ngx_strncasecmp(p->cookie_name.data, (u_char *) "__Host-",
-                                sizeof("__Host-") - 1) == 0))
-    {
-        s = ngx_cpymem(s, "__Host-", sizeof("__Host-") - 1);
-    }
-
-    s = ngx_cpymem(s, p->cookie_name.data, p->cookie_name.len);
-
-    if (state != NULL) {
-        *s++ = '_';
-        s = ngx_cpymem(s, state->data, NGX_HTTP_OIDC_BIND_PREFIX);
-    }
+    s = ngx_cpymem(name->data, p->session_cookie.data,
+                   p->session_cookie.len);
+    *s++ = '_';
+    s = ngx_cpymem(s, state->data, NGX_HTTP_OIDC_BIND_PREFIX);
 
     name->len = s - name->data;
 
@@ -381,12 +378,8 @@ ngx_int_t
 ngx_http_oidc_error_page(ngx_http_request_t *r, ngx_uint_t status,
     const char *text, ngx_str_t *code)
 {
-    size_t        len, i;
-    u_char       *p;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_str_t     no_store = ngx_string("no-store");
-    ngx_chain_t   out;
+    size_t      len, i;
+    ngx_str_t   page, no_store = ngx_string("no-store");
 
     if (code != NULL) {
         for (i = 0; i < code->len && i < 64; i++) {
@@ -404,31 +397,211 @@ ngx_http_oidc_error_page(ngx_http_request_t *r, ngx_uint_t status,
 
     len = ngx_strlen(text) + sizeof(" ().\n") + (code ? code->len : 0);
 
-    p = ngx_pnalloc(r->pool, len);
-    b = ngx_calloc_buf(r->pool);
-
-    if (p == NULL || b == NULL) {
+    page.data = ngx_pnalloc(r->pool, len);
+    if (page.data == NULL) {
         return NGX_ERROR;
     }
 
-    b->pos = p;
-    b->last = (code != NULL) ? ngx_sprintf(p, "%s (%V).\n", text, code)
-                             : ngx_sprintf(p, "%s\n", text);
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
+    page.len = ((code != NULL) ? ngx_sprintf(page.data, "%s (%V).\n", text,
+                                             code)
+                               : ngx_sprintf(page.data, "%s\n", text))
+               - page.data;
 
-    if (ngx_http_discard_request_body(r) != NGX_OK
-        || ngx_http_oidc_header_out(r, "Cache-Control", &no_store, NULL)
-           != NGX_OK)
+    if (ngx_http_oidc_header_out(r, "Cache-Control", &no_store, NULL)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }
 
+    return ngx_http_oidc_send(r, status, "text/plain; charset=utf-8", &page);
+}
+
+
+/*
+ * The body of a request read in the access phase, as nginx's mirror
+ * module does: the read is started, the request finalized with NGX_DONE
+ * (the read holds its own reference), and the body handler records that
+ * it is done and runs the phases again, which brings the request back
+ * here.  The body stays for the upstream (preserve_body).
+ */
+
+ngx_int_t
+ngx_http_oidc_form_body(ngx_http_request_t *r, size_t max, ngx_str_t *body)
+{
+    size_t                 len;
+    ngx_int_t              rc;
+    ngx_table_elt_t       *ct;
+    ngx_http_oidc_ctx_t   *ctx;
+    ngx_http_oidc_body_t  *rb;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oidc_module);
+    rb = ctx->body;
+
+    if (rb != NULL) {
+        if (!rb->read) {
+            /* an event while the body is still coming */
+            return NGX_AGAIN;
+        }
+
+        *body = rb->body;
+
+        return rb->status;
+    }
+
+    ngx_str_set(body, "");
+
+    if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked) {
+        return NGX_OK;
+    }
+
+    ct = r->headers_in.content_type;
+    len = sizeof("application/x-www-form-urlencoded") - 1;
+
+    if (ct == NULL
+        || ct->value.len < len
+        || ngx_strncasecmp(ct->value.data,
+                           (u_char *) "application/x-www-form-urlencoded",
+                           len)
+           != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (r->headers_in.content_length_n > (off_t) max) {
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    rb = ngx_pcalloc(r->pool, sizeof(ngx_http_oidc_body_t));
+    if (rb == NULL) {
+        return NGX_ERROR;
+    }
+
+    rb->max = max;
+    ctx->body = rb;
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r,
+                                           ngx_http_oidc_form_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_oidc_form_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_oidc_ctx_t   *ctx;
+    ngx_http_oidc_body_t  *rb;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oidc_module);
+    rb = ctx->body;
+
+    rb->read = 1;
+    rb->status = ngx_http_oidc_form_body_copy(r, rb);
+
+    r->preserve_body = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+/* the body in one piece: in memory and bounded, or too large */
+
+static ngx_int_t
+ngx_http_oidc_form_body_copy(ngx_http_request_t *r, ngx_http_oidc_body_t *rb)
+{
+    u_char       *p;
+    size_t        len;
+    ngx_chain_t  *cl;
+
+    ngx_str_set(&rb->body, "");
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    if (r->request_body->temp_file != NULL) {
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (cl->buf->in_file) {
+            return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+        }
+
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    if (len > rb->max) {
+        return NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+    }
+
+    p = ngx_pnalloc(r->pool, len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    rb->body.data = p;
+    rb->body.len = len;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A whole response of "type" with "body" (may be empty), the headers
+ * the caller added kept: NGX_DONE, the request finalized.
+ */
+
+ngx_int_t
+ngx_http_oidc_send(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, ngx_str_t *body)
+{
+    u_char       *semi;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (body->len) {
+        b->pos = body->data;
+        b->last = body->data + body->len;
+        b->memory = 1;
+    }
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "text/plain; charset=utf-8");
-    r->headers_out.content_type_len = sizeof("text/plain") - 1;
+    r->headers_out.content_length_n = body->len;
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type.len = ngx_strlen(type);
+
+    semi = (u_char *) ngx_strchr(type, ';');
+    r->headers_out.content_type_len = semi ? (size_t) (semi - (u_char *) type)
+                                           : r->headers_out.content_type.len;
 
     rc = ngx_http_send_header(r);
 

@@ -24,6 +24,8 @@
 
 
 static int ngx_oidc_claims_check_typ(json_t *header, ngx_oidc_err_t *err);
+static int ngx_oidc_claims_typ_is(json_t *header, const char *media,
+    int required, const char *reason, ngx_oidc_err_t *err);
 static int ngx_oidc_claims_check_iss(json_t *payload,
     const ngx_oidc_claims_check_t *check, ngx_oidc_err_t *err);
 static int ngx_oidc_claims_check_aud(json_t *payload,
@@ -99,19 +101,38 @@ ngx_oidc_claims_check_access(json_t *header, json_t *payload,
 }
 
 
-/* RFC 9068 section 2.1; RFC 7515 section 4.1.9 allows "application/" off */
+/* RFC 9068 section 2.1 */
 
 static int
 ngx_oidc_claims_check_typ(json_t *header, ngx_oidc_err_t *err)
 {
-    size_t       len;
+    return ngx_oidc_claims_typ_is(header, "at+jwt", 1, "typ is not at+jwt",
+                                  err);
+}
+
+
+/*
+ * The header's "typ" is the media type "media" (RFC 7515 section 4.1.9:
+ * "application/" may be left off; case-insensitive); an absent "typ"
+ * is refused only when "required".
+ */
+
+static int
+ngx_oidc_claims_typ_is(json_t *header, const char *media, int required,
+    const char *reason, ngx_oidc_err_t *err)
+{
+    size_t       len, mlen, plen;
     json_t      *v;
     const char  *typ;
 
     v = json_is_object(header) ? json_object_get(header, "typ") : NULL;
 
     if (v == NULL) {
-        ngx_oidc_err_set(err, "typ is not at+jwt", "typ missing");
+        if (!required) {
+            return NGX_OIDC_OK;
+        }
+
+        ngx_oidc_err_set(err, reason, "typ missing");
         return NGX_OIDC_DECLINED;
     }
 
@@ -122,17 +143,21 @@ ngx_oidc_claims_check_typ(json_t *header, ngx_oidc_err_t *err)
 
     typ = json_string_value(v);
     len = json_string_length(v);
+    mlen = strlen(media);
+    plen = sizeof("application/") - 1;
 
-    if ((len == sizeof("at+jwt") - 1
-         && strncasecmp(typ, "at+jwt", len) == 0)
-        || (len == sizeof("application/at+jwt") - 1
-            && strncasecmp(typ, "application/at+jwt", len) == 0))
-    {
+    if (len >= plen && strncasecmp(typ, "application/", plen) == 0) {
+        typ += plen;
+        len -= plen;
+    }
+
+    if (len == mlen && strncasecmp(typ, media, mlen) == 0) {
         return NGX_OIDC_OK;
     }
 
-    ngx_oidc_err_set(err, "typ is not at+jwt", NULL);
-    ngx_oidc_claims_quote(err->detail, sizeof(err->detail), typ, len);
+    ngx_oidc_err_set(err, reason, NULL);
+    ngx_oidc_claims_quote(err->detail, sizeof(err->detail),
+                          json_string_value(v), json_string_length(v));
 
     return NGX_OIDC_DECLINED;
 }
@@ -881,34 +906,7 @@ ngx_oidc_claims_check_logout_subject(json_t *payload, ngx_oidc_err_t *err)
 int
 ngx_oidc_claims_check_logout_typ(json_t *header, ngx_oidc_err_t *err)
 {
-    size_t       len;
-    json_t      *v;
-    const char  *typ;
-
-    v = json_is_object(header) ? json_object_get(header, "typ") : NULL;
-
-    if (v == NULL) {
-        return NGX_OIDC_OK;
-    }
-
-    if (!json_is_string(v)) {
-        ngx_oidc_err_set(err, "bad claim type", "typ is not a string");
-        return NGX_OIDC_DECLINED;
-    }
-
-    typ = json_string_value(v);
-    len = json_string_length(v);
-
-    if ((len == sizeof("logout+jwt") - 1
-         && strncasecmp(typ, "logout+jwt", len) == 0)
-        || (len == sizeof("application/logout+jwt") - 1
-            && strncasecmp(typ, "application/logout+jwt", len) == 0))
-    {
-        return NGX_OIDC_OK;
-    }
-
-    ngx_oidc_err_set(err, "typ is not logout+jwt", NULL);
-    ngx_oidc_claims_quote(err->detail, sizeof(err->detail), typ, len);
-
-    return NGX_OIDC_DECLINED;
+    /* Back-Channel Logout 1.0 section 2.4: explicit typing recommended */
+    return ngx_oidc_claims_typ_is(header, "logout+jwt", 0,
+                                  "typ is not logout+jwt", err);
 }
