@@ -318,23 +318,12 @@ ngx_http_oidc_token_done(ngx_http_oidc_http_response_t *resp, void *data)
 
     b->http = NULL;
     b->waiting = 0;
-    b->status = resp->status;
+    b->status = ngx_http_oidc_http_keep(resp, r->pool, &b->body);
 
     if (resp->status == 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oidc: token request failed: %s",
                       resp->error ? resp->error : "unknown error");
-
-    } else {
-        b->body.len = resp->body.len;
-        b->body.data = ngx_pnalloc(r->pool, resp->body.len + 1);
-
-        if (b->body.data == NULL) {
-            b->status = 0;
-
-        } else {
-            ngx_memcpy(b->body.data, resp->body.data, resp->body.len);
-        }
     }
 
     ngx_http_post_request(r, NULL);

@@ -1138,3 +1138,25 @@ ngx_http_oidc_http_log_error(ngx_log_t *log, u_char *buf, size_t len)
                         http->url.https ? "https" : "http",
                         &http->url.authority, &path);
 }
+
+
+ngx_uint_t
+ngx_http_oidc_http_keep(ngx_http_oidc_http_response_t *resp, ngx_pool_t *pool,
+    ngx_str_t *body)
+{
+    ngx_str_null(body);
+
+    if (resp->status == 0) {
+        return 0;
+    }
+
+    body->data = ngx_pnalloc(pool, resp->body.len + 1);
+    if (body->data == NULL) {
+        return 0;
+    }
+
+    ngx_memcpy(body->data, resp->body.data, resp->body.len);
+    body->len = resp->body.len;
+
+    return resp->status;
+}

@@ -160,6 +160,14 @@ ngx_http_oidc_http_t *ngx_http_oidc_http_post_form(
     ngx_str_t *headers, ngx_log_t *log, ngx_http_oidc_http_done_pt handler,
     void *data);
 
+/*
+ * In a callback: the answer's body copied into "pool" (a request's, to
+ * outlive the fetch); returns its status, 0 when the fetch failed or
+ * there was no memory.
+ */
+ngx_uint_t ngx_http_oidc_http_keep(ngx_http_oidc_http_response_t *resp,
+    ngx_pool_t *pool, ngx_str_t *body);
+
 /* stops a fetch that has not called back yet; its callback never runs */
 void ngx_http_oidc_http_cancel(ngx_http_oidc_http_t *http);
 

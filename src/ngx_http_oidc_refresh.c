@@ -307,23 +307,11 @@ ngx_http_oidc_refresh_done(ngx_http_oidc_http_response_t *resp, void *data)
 
     rf->http = NULL;
     rf->state = NGX_HTTP_OIDC_REFRESH_ANSWER;
-    rf->status = resp->status;
+    rf->status = ngx_http_oidc_http_keep(resp, r->pool, &rf->body);
 
-    if (resp->status == 0) {
+    if (rf->status == 0) {
         ngx_http_oidc_refresh_why(rf, NGX_LOG_ERR, "%s",
-                                  resp->error ? resp->error : "failed");
-
-    } else {
-        rf->body.len = resp->body.len;
-        rf->body.data = ngx_pnalloc(r->pool, resp->body.len + 1);
-
-        if (rf->body.data == NULL) {
-            rf->status = 0;
-            ngx_http_oidc_refresh_why(rf, NGX_LOG_ERR, "no memory");
-
-        } else {
-            ngx_memcpy(rf->body.data, resp->body.data, resp->body.len);
-        }
+                                  resp->error ? resp->error : "no memory");
     }
 
     ngx_http_post_request(r, NULL);

@@ -181,23 +181,12 @@ ngx_http_oidc_userinfo_done(ngx_http_oidc_http_response_t *resp, void *data)
     b->waiting = 0;
 
     ui->state = NGX_HTTP_OIDC_USERINFO_DONE;
-    ui->status = resp->status;
+    ui->status = ngx_http_oidc_http_keep(resp, r->pool, &ui->body);
 
     if (resp->status == 0) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oidc: userinfo request failed: %s",
                       resp->error ? resp->error : "unknown error");
-
-    } else {
-        ui->body.len = resp->body.len;
-        ui->body.data = ngx_pnalloc(r->pool, resp->body.len + 1);
-
-        if (ui->body.data == NULL) {
-            ui->status = 0;
-
-        } else {
-            ngx_memcpy(ui->body.data, resp->body.data, resp->body.len);
-        }
     }
 
     ngx_http_post_request(r, NULL);
