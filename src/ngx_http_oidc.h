@@ -151,6 +151,7 @@ typedef struct {
     ngx_str_t                     token;
     json_t                       *claims;           /* verified payload */
     ngx_str_t                     id_token;         /* of the session */
+    json_t                       *session;          /* holds the tokens */
     void                         *browser;          /* browser.c: callback */
     void                         *smart;            /* smart.c: request */
     void                         *body;             /* web.c: body read */

@@ -350,4 +350,9 @@ ngx_http_oidc_ctx_cleanup(void *data)
         json_decref(ctx->claims);
         ctx->claims = NULL;
     }
+
+    if (ctx->session != NULL) {
+        json_decref(ctx->session);
+        ctx->session = NULL;
+    }
 }

@@ -227,29 +227,20 @@ ngx_http_oidc_session_use(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 
     ctx->claims = json_incref(json_object_get(live, "claims"));
 
+    /* the tokens are read in place: the request holds the session */
+    ctx->session = json_incref(live);
+
     v = json_object_get(live, "access_token");
 
     if (v != NULL) {
         ctx->token.len = json_string_length(v);
-        ctx->token.data = ngx_pnalloc(r->pool, ctx->token.len);
-
-        if (ctx->token.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(ctx->token.data, json_string_value(v), ctx->token.len);
+        ctx->token.data = (u_char *) json_string_value(v);
     }
 
     v = json_object_get(live, "id_token");
 
     ctx->id_token.len = json_string_length(v);
-    ctx->id_token.data = ngx_pnalloc(r->pool, ctx->id_token.len);
-
-    if (ctx->id_token.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(ctx->id_token.data, json_string_value(v), ctx->id_token.len);
+    ctx->id_token.data = (u_char *) json_string_value(v);
 
     return NGX_OK;
 }
