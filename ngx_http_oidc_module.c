@@ -111,6 +111,13 @@ static ngx_command_t  ngx_http_oidc_commands[] = {
       0,
       NULL },
 
+    { ngx_string("auth_oidc_token_check"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_oidc_token_check_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_oidc_loc_conf_t, token_check),
+      ngx_http_oidc_token_checks },
+
     { ngx_string("auth_oidc_token_cache"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -251,6 +258,7 @@ ngx_http_oidc_create_loc_conf(ngx_conf_t *cf)
     olcf->headers = NGX_CONF_UNSET_PTR;
     olcf->token_cache = NGX_CONF_UNSET;
     olcf->smart = NGX_CONF_UNSET_PTR;
+    olcf->token_check = NGX_CONF_UNSET_UINT;
 
     return olcf;
 }
@@ -284,6 +292,8 @@ ngx_http_oidc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    ngx_http_oidc_introspect_merge(prev, conf);
+
     if (!conf->enable) {
         return NGX_CONF_OK;
     }
@@ -304,7 +314,7 @@ ngx_http_oidc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->realm = conf->provider->name;
     }
 
-    return NGX_CONF_OK;
+    return ngx_http_oidc_introspect_check_conf(cf, conf);
 }
 
 

@@ -82,6 +82,16 @@ typedef struct {
     time_t                        jwks_refetch_interval;
     time_t                        refresh_before;   /* 0: no renewal */
 
+    /* RFC 7662 introspection (ngx_http_oidc_introspect.c) */
+    ngx_str_t                     introspection_endpoint;  /* wins over
+                                                              discovery */
+    ngx_str_t                     introspection_client_id;
+    ngx_str_t                     introspection_client_secret;
+    time_t                        introspection_cache_time;
+    time_t                        introspection_negative_time;
+    ngx_http_oidc_client_auth_t  *introspection_auth;  /* client_auth when
+                                                          not set apart */
+
     ngx_ssl_t                    *ssl;
     ngx_http_oidc_http_conf_t    *http;             /* http.c: addresses */
     ngx_shm_zone_t               *shm_zone;
@@ -130,6 +140,9 @@ typedef struct {
     ngx_array_t                  *headers;          /* header_t */
     ngx_flag_t                    token_cache;
     void                         *smart;            /* auth_oidc_smart */
+    ngx_uint_t                    token_check;      /* NGX_HTTP_OIDC_CHECK_* */
+    u_char                       *token_check_file;
+    ngx_uint_t                    token_check_line;
 
     u_char                       *file;             /* auth_oidc's place */
     ngx_uint_t                    line;
@@ -139,6 +152,7 @@ typedef struct {
 typedef enum {
     NGX_HTTP_OIDC_START = 0,
     NGX_HTTP_OIDC_KEYS_WAIT,
+    NGX_HTTP_OIDC_INTROSPECT_WAIT,
     NGX_HTTP_OIDC_DONE
 } ngx_http_oidc_state_e;
 
@@ -312,14 +326,17 @@ ngx_int_t ngx_http_oidc_browser_handler(ngx_http_request_t *r,
 
 /*
  * ngx_http_oidc_worker_cache.c: parsed JSON per worker, by key: the claims
- * of verified tokens (TOKENS, key: the token, generation 0) and loaded
- * sessions (SESSIONS, key: the store key, generation: the store's).  get
+ * of verified tokens (TOKENS, key: the token, generation 0), loaded
+ * sessions (SESSIONS, key: the store key, generation: the store's) and
+ * introspection results (INTROSPECTION, key: the token; json false for
+ * a token found not active).  get
  * returns a borrowed reference, valid until control returns to the event
  * loop (json_incref() what must live longer).
  */
 #define NGX_HTTP_OIDC_WORKER_CACHE_TOKENS    0
 #define NGX_HTTP_OIDC_WORKER_CACHE_SESSIONS  1
-#define NGX_HTTP_OIDC_WORKER_CACHES          2
+#define NGX_HTTP_OIDC_WORKER_CACHE_INTROSPECTION  2
+#define NGX_HTTP_OIDC_WORKER_CACHES          3
 
 json_t *ngx_http_oidc_worker_cache_get(ngx_uint_t which,
     ngx_http_oidc_provider_t *p, ngx_str_t *key, ngx_uint_t generation);
@@ -362,6 +379,41 @@ ngx_int_t ngx_http_oidc_www_authenticate(ngx_http_request_t *r,
 ngx_int_t ngx_http_oidc_bearer_token(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_str_t *token);
 ngx_int_t ngx_http_oidc_bearer_authenticate(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx);
+/* what a token of "p" is checked against (issuer, audiences, times) */
+void ngx_http_oidc_bearer_check_init(ngx_http_oidc_provider_t *p,
+    ngx_oidc_claims_check_t *check);
+/*
+ * The shared token cache's key for "token": "type" ('j' verified JWT,
+ * 'i' introspection result, 'l' introspection lock), then SHA-256 of the
+ * provider, its checking policy and the token; in "pool".
+ */
+ngx_int_t ngx_http_oidc_token_key(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_oidc_provider_t *p, u_char type, ngx_str_t *token,
+    ngx_str_t *key);
+
+/*
+ * ngx_http_oidc_introspect.c: RFC 7662 introspection of Bearer tokens
+ * (auth_oidc_token_check).  introspect: NGX_DECLINED (auto: a JWT of
+ * this issuer, for the JWT path), NGX_OK (ctx->claims set), NGX_AGAIN
+ * (waiting: the request is posted when the answer is known),
+ * NGX_HTTP_UNAUTHORIZED (ctx->error set), NGX_HTTP_SERVICE_UNAVAILABLE,
+ * NGX_ERROR.
+ */
+#define NGX_HTTP_OIDC_CHECK_JWT            0
+#define NGX_HTTP_OIDC_CHECK_INTROSPECTION  1
+#define NGX_HTTP_OIDC_CHECK_AUTO           2
+
+extern ngx_conf_enum_t  ngx_http_oidc_token_checks[];
+
+char *ngx_http_oidc_token_check_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+void ngx_http_oidc_introspect_merge(ngx_http_oidc_loc_conf_t *prev,
+    ngx_http_oidc_loc_conf_t *conf);
+/* once the location's provider is known: can it introspect at all */
+char *ngx_http_oidc_introspect_check_conf(ngx_conf_t *cf,
+    ngx_http_oidc_loc_conf_t *conf);
+ngx_int_t ngx_http_oidc_introspect(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx);
 
 /* ngx_http_oidc_headers.c: claims to variables and headers */

@@ -13,8 +13,6 @@
 #include "ngx_http_oidc.h"
 
 
-static ngx_int_t ngx_http_oidc_bearer_cache_key(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_str_t *token, ngx_str_t *key);
 static ngx_int_t ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx,
     ngx_oidc_jws_t *jws);
@@ -138,6 +136,16 @@ ngx_http_oidc_bearer_authenticate(ngx_http_request_t *r,
         }
     }
 
+    if (olcf->token_check != NGX_HTTP_OIDC_CHECK_JWT
+        && ctx->state != NGX_HTTP_OIDC_KEYS_WAIT)
+    {
+        rc = ngx_http_oidc_introspect(r, olcf, ctx);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     ngx_str_null(&key);
 
     if (olcf->token_cache) {
@@ -224,15 +232,8 @@ ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
     }
 
     if (rc == NGX_OIDC_OK) {
-        ngx_memzero(&check, sizeof(ngx_oidc_claims_check_t));
+        ngx_http_oidc_bearer_check_init(p, &check);
 
-        check.issuer.len = p->issuer.len;
-        check.issuer.data = p->issuer.data;
-        check.audiences = p->audiences ? p->audiences->elts : NULL;
-        check.naudiences = p->audiences ? p->audiences->nelts : 0;
-        check.now = ngx_time();
-        check.leeway = p->leeway;
-        check.max_age = p->max_token_age;
         check.require_exp = 1;
         check.require_typ_at_jwt = p->require_typ_at_jwt ? 1 : 0;
 
@@ -260,26 +261,43 @@ ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
 }
 
 
+void
+ngx_http_oidc_bearer_check_init(ngx_http_oidc_provider_t *p,
+    ngx_oidc_claims_check_t *check)
+{
+    ngx_memzero(check, sizeof(ngx_oidc_claims_check_t));
+
+    check->issuer.len = p->issuer.len;
+    check->issuer.data = p->issuer.data;
+    check->audiences = p->audiences ? p->audiences->elts : NULL;
+    check->naudiences = p->audiences ? p->audiences->nelts : 0;
+    check->now = ngx_time();
+    check->leeway = p->leeway;
+    check->max_age = p->max_token_age;
+}
+
+
 /*
  * The key covers what the token was checked against, so a reload that
  * changes the issuer or the audiences never serves an old verdict.
  */
 
-static ngx_int_t
-ngx_http_oidc_bearer_cache_key(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_str_t *token, ngx_str_t *key)
+ngx_int_t
+ngx_http_oidc_token_key(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_oidc_provider_t *p, u_char type, ngx_str_t *token,
+    ngx_str_t *key)
 {
     ngx_str_t     *aud;
     ngx_uint_t     i;
     EVP_MD_CTX    *md;
     unsigned int   len;
 
-    key->data = ngx_pnalloc(r->pool, 2 + EVP_MAX_MD_SIZE);
+    key->data = ngx_pnalloc(pool, 2 + EVP_MAX_MD_SIZE);
     if (key->data == NULL) {
         return NGX_ERROR;
     }
 
-    key->data[0] = 'j';
+    key->data[0] = type;
     key->data[1] = ':';
 
     md = EVP_MD_CTX_new();
@@ -324,8 +342,7 @@ failed:
 
     EVP_MD_CTX_free(md);
 
-    ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                  "oidc: SHA-256 failed");
+    ngx_log_error(NGX_LOG_ALERT, log, 0, "oidc: SHA-256 failed");
 
     return NGX_ERROR;
 }
@@ -364,7 +381,10 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (ngx_http_oidc_bearer_cache_key(r, p, &ctx->token, key) != NGX_OK) {
+    if (ngx_http_oidc_token_key(r->pool, r->connection->log, p, 'j',
+                                &ctx->token, key)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -28,7 +28,7 @@ typedef struct {
 
 
 static ngx_http_oidc_client_auth_t *ngx_http_oidc_client_auth_get(
-    ngx_conf_t *cf, ngx_http_oidc_provider_t *p);
+    ngx_conf_t *cf, ngx_command_t *cmd, ngx_http_oidc_provider_t *p);
 static EVP_PKEY *ngx_http_oidc_client_key_read(ngx_conf_t *cf,
     ngx_str_t *name);
 static int ngx_http_oidc_client_key_no_password(char *buf, int size,
@@ -36,8 +36,8 @@ static int ngx_http_oidc_client_key_no_password(char *buf, int size,
 static void ngx_http_oidc_client_key_cleanup(void *data);
 static const char *ngx_http_oidc_client_auth_name(ngx_uint_t method);
 static void ngx_http_oidc_client_auth_error(ngx_conf_t *cf,
-    ngx_http_oidc_provider_t *p, ngx_uint_t level, ngx_uint_t line,
-    const char *what);
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_client_auth_t *ca,
+    ngx_uint_t level, ngx_uint_t line, const char *what);
 
 
 static ngx_http_oidc_auth_method_t  ngx_http_oidc_auth_methods[] = {
@@ -59,7 +59,7 @@ ngx_http_oidc_client_auth_set_method(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_oidc_auth_method_t  *m;
     ngx_http_oidc_client_auth_t  *ca;
 
-    ca = ngx_http_oidc_client_auth_get(cf, p);
+    ca = ngx_http_oidc_client_auth_get(cf, cmd, p);
     if (ca == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -79,9 +79,9 @@ ngx_http_oidc_client_auth_set_method(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"token_endpoint_auth\": unknown method \"%V\" "
+                       "\"%V\": unknown method \"%V\" "
                        "(client_secret_basic, client_secret_post, "
-                       "private_key_jwt or none)", &value[1]);
+                       "private_key_jwt or none)", &cmd->name, &value[1]);
 
     return NGX_CONF_ERROR;
 }
@@ -102,7 +102,7 @@ ngx_http_oidc_client_auth_set_key(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_oidc_err_t                err;
     ngx_http_oidc_client_auth_t  *ca;
 
-    ca = ngx_http_oidc_client_auth_get(cf, p);
+    ca = ngx_http_oidc_client_auth_get(cf, cmd, p);
     if (ca == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -190,18 +190,35 @@ ngx_http_oidc_client_auth_set_key(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t
 ngx_http_oidc_client_auth_init(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
 {
-    json_t                       *id;
-    ngx_http_oidc_client_auth_t  *ca;
-
-    ca = ngx_http_oidc_client_auth_get(cf, p);
-    if (ca == NULL) {
-        return NGX_ERROR;
+    if (p->client_auth == NULL) {
+        p->client_auth = ngx_pcalloc(cf->pool,
+                                     sizeof(ngx_http_oidc_client_auth_t));
+        if (p->client_auth == NULL) {
+            return NGX_ERROR;
+        }
     }
+
+    return ngx_http_oidc_client_auth_setup(cf, p, p->client_auth,
+                                           &p->client_id, &p->client_secret,
+                                           "token_endpoint_auth");
+}
+
+
+ngx_int_t
+ngx_http_oidc_client_auth_setup(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
+    ngx_http_oidc_client_auth_t *ca, ngx_str_t *client_id, ngx_str_t *secret,
+    const char *directive)
+{
+    json_t  *id;
+
+    ca->client_id = *client_id;
+    ca->client_secret = *secret;
+    ca->directive = directive;
 
     if (ca->method == 0) {
         /* a key or a secret says how the client was registered */
         ca->method = ca->key ? NGX_HTTP_OIDC_AUTH_JWT
-                     : p->client_secret.len ? NGX_HTTP_OIDC_AUTH_BASIC
+                     : secret->len ? NGX_HTTP_OIDC_AUTH_BASIC
                      : NGX_HTTP_OIDC_AUTH_NONE;
     }
 
@@ -209,8 +226,8 @@ ngx_http_oidc_client_auth_init(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
 
     case NGX_HTTP_OIDC_AUTH_BASIC:
     case NGX_HTTP_OIDC_AUTH_POST:
-        if (p->client_secret.len == 0) {
-            ngx_http_oidc_client_auth_error(cf, p, NGX_LOG_EMERG,
+        if (secret->len == 0) {
+            ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG,
                                             ca->method_line,
                                             "needs \"client_secret\" or "
                                             "\"client_secret_file\"");
@@ -221,7 +238,7 @@ ngx_http_oidc_client_auth_init(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
 
     case NGX_HTTP_OIDC_AUTH_JWT:
         if (ca->key == NULL) {
-            ngx_http_oidc_client_auth_error(cf, p, NGX_LOG_EMERG,
+            ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG,
                                             ca->method_line,
                                             "needs \"client_private_key_file"
                                             "\"");
@@ -229,10 +246,10 @@ ngx_http_oidc_client_auth_init(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
         }
 
         /* "iss" and "sub" of the assertion: a JSON string */
-        id = json_stringn((char *) p->client_id.data, p->client_id.len);
+        id = json_stringn((char *) client_id->data, client_id->len);
 
-        if (id == NULL || p->client_id.len == 0) {
-            ngx_http_oidc_client_auth_error(cf, p, NGX_LOG_EMERG,
+        if (id == NULL || client_id->len == 0) {
+            ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG,
                                             ca->method_line,
                                             "needs a \"client_id\" (UTF-8)");
             return NGX_ERROR;
@@ -247,7 +264,7 @@ ngx_http_oidc_client_auth_init(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
     }
 
     if (ca->key) {
-        ngx_http_oidc_client_auth_error(cf, p, NGX_LOG_WARN, ca->key_line,
+        ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_WARN, ca->key_line,
                                         "leaves \"client_private_key_file\" "
                                         "unused");
     }
@@ -258,7 +275,8 @@ ngx_http_oidc_client_auth_init(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
 
 ngx_int_t
 ngx_http_oidc_client_assertion(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_str_t *endpoint, ngx_str_t *assertion)
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_client_auth_t *ca,
+    ngx_str_t *endpoint, ngx_str_t *assertion)
 {
     int                           rc;
     char                         *h, *c;
@@ -267,9 +285,6 @@ ngx_http_oidc_client_assertion(ngx_http_request_t *r,
     json_t                       *header, *claims;
     ngx_str_t                     jti;
     ngx_oidc_err_t                err;
-    ngx_http_oidc_client_auth_t  *ca;
-
-    ca = p->client_auth;
 
     if (ngx_http_oidc_random(r, NGX_HTTP_OIDC_JTI_BYTES, &jti) != NGX_OK) {
         return NGX_ERROR;
@@ -292,8 +307,8 @@ ngx_http_oidc_client_assertion(ngx_http_request_t *r,
 
     /* RFC 7523 3; "aud": the endpoint called, as OIDC Core 9 suggests */
     claims = json_pack("{s:s%, s:s%, s:s%, s:s%, s:I, s:I}",
-                       "iss", p->client_id.data, p->client_id.len,
-                       "sub", p->client_id.data, p->client_id.len,
+                       "iss", ca->client_id.data, ca->client_id.len,
+                       "sub", ca->client_id.data, ca->client_id.len,
                        "aud", endpoint->data, endpoint->len,
                        "jti", jti.data, jti.len,
                        "iat", (json_int_t) now,
@@ -347,14 +362,18 @@ done:
 
 
 static ngx_http_oidc_client_auth_t *
-ngx_http_oidc_client_auth_get(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
+ngx_http_oidc_client_auth_get(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_oidc_provider_t *p)
 {
-    if (p->client_auth == NULL) {
-        p->client_auth = ngx_pcalloc(cf->pool,
-                                     sizeof(ngx_http_oidc_client_auth_t));
+    ngx_http_oidc_client_auth_t  **ca;
+
+    ca = (ngx_http_oidc_client_auth_t **) ((char *) p + cmd->offset);
+
+    if (*ca == NULL) {
+        *ca = ngx_pcalloc(cf->pool, sizeof(ngx_http_oidc_client_auth_t));
     }
 
-    return p->client_auth;
+    return *ca;
 }
 
 
@@ -445,7 +464,8 @@ ngx_http_oidc_client_auth_name(ngx_uint_t method)
 
 static void
 ngx_http_oidc_client_auth_error(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
-    ngx_uint_t level, ngx_uint_t line, const char *what)
+    ngx_http_oidc_client_auth_t *ca, ngx_uint_t level, ngx_uint_t line,
+    const char *what)
 {
     ngx_uint_t  saved;
 
@@ -456,10 +476,9 @@ ngx_http_oidc_client_auth_error(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
     }
 
     ngx_conf_log_error(level, cf, 0,
-                       "oidc_provider \"%V\": \"token_endpoint_auth %s\" %s",
-                       &p->name,
-                       ngx_http_oidc_client_auth_name(p->client_auth->method),
-                       what);
+                       "oidc_provider \"%V\": \"%s %s\" %s",
+                       &p->name, ca->directive,
+                       ngx_http_oidc_client_auth_name(ca->method), what);
 
     cf->conf_file->line = saved;
 }

@@ -15,13 +15,16 @@
 #include <openssl/evp.h>
 
 #include "ngx_http_oidc.h"
+#include "ngx_http_oidc_http.h"
+#include "ngx_oidc_url.h"
 
 
 /*
  * How the gateway authenticates itself at the provider's endpoints that
  * authenticate clients (token, revocation, introspection): the
  * "token_endpoint_auth" and "client_private_key_file" directives of an
- * oidc_provider block.
+ * oidc_provider block, and for introspection with other credentials,
+ * "introspection_auth" and "introspection_private_key_file".
  */
 
 
@@ -41,13 +44,18 @@ struct ngx_http_oidc_client_auth_s {
     unsigned                      alg;          /* NGX_OIDC_ALG_* */
     ngx_str_t                     kid;          /* empty: none */
     ngx_uint_t                    key_line;
+    ngx_str_t                     client_id;    /* who authenticates */
+    ngx_str_t                     client_secret;
+    const char                   *directive;    /* for messages */
 };
 
 
 /*
  * Directive handlers; "conf" is the provider block's configuration,
- * which starts with its ngx_http_oidc_provider_t.  The key is read and
- * parsed here, once; it is freed with the configuration's pool.
+ * which starts with its ngx_http_oidc_provider_t, and cmd->offset is
+ * that of the ngx_http_oidc_client_auth_t pointer the directive sets
+ * (client_auth or introspection_auth).  The key is read and parsed
+ * here, once; it is freed with the configuration's pool.
  */
 char *ngx_http_oidc_client_auth_set_method(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -63,11 +71,30 @@ ngx_int_t ngx_http_oidc_client_auth_init(ngx_conf_t *cf,
     ngx_http_oidc_provider_t *p);
 
 /*
+ * The same for another client of the provider "ca" (introspection with
+ * its own credentials), authenticating as "client_id" with "secret"
+ * (may be empty); "directive" names its method in messages.
+ */
+ngx_int_t ngx_http_oidc_client_auth_setup(ngx_conf_t *cf,
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_client_auth_t *ca,
+    ngx_str_t *client_id, ngx_str_t *secret, const char *directive);
+
+/*
  * A fresh client assertion (RFC 7523 2.2, OpenID Connect Core 9) for a
  * call to "endpoint", in r->pool.  NGX_OK or NGX_ERROR (logged).
  */
 ngx_int_t ngx_http_oidc_client_assertion(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_str_t *endpoint, ngx_str_t *assertion);
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_client_auth_t *ca,
+    ngx_str_t *endpoint, ngx_str_t *assertion);
+
+/*
+ * ngx_http_oidc_client_post() (ngx_http_oidc_browser.h) as the client
+ * "ca" rather than the provider's login client.
+ */
+ngx_http_oidc_http_t *ngx_http_oidc_client_post_as(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_client_auth_t *ca,
+    ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t n,
+    ngx_http_oidc_http_done_pt handler, void *data);
 
 
 #endif /* _NGX_HTTP_OIDC_CLIENT_AUTH_H_INCLUDED_ */

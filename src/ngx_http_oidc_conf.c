@@ -25,9 +25,11 @@ typedef struct {
     ngx_http_oidc_provider_t      provider;
     ngx_str_t                     client_secret_file;
     ngx_str_t                     hmac_secret_file;
+    ngx_str_t                     introspection_client_secret_file;
     size_t                        zone_size;
     ngx_uint_t                    issuer_line;
     ngx_uint_t                    config_url_line;
+    ngx_uint_t                    introspection_line;
     unsigned                      audience_off:1;
     unsigned                      static_keys:1;
 } ngx_http_oidc_provider_conf_t;
@@ -57,6 +59,9 @@ static ngx_int_t ngx_http_oidc_conf_audiences(ngx_conf_t *cf,
 static ngx_int_t ngx_http_oidc_conf_algorithms(ngx_conf_t *cf,
     ngx_http_oidc_provider_conf_t *pc);
 static ngx_int_t ngx_http_oidc_conf_client_secret(ngx_conf_t *cf,
+    ngx_http_oidc_provider_t *p, ngx_str_t *file, const char *directive,
+    ngx_str_t *secret);
+static ngx_int_t ngx_http_oidc_conf_introspection(ngx_conf_t *cf,
     ngx_http_oidc_provider_conf_t *pc);
 static ngx_int_t ngx_http_oidc_conf_keys(ngx_conf_t *cf,
     ngx_http_oidc_provider_conf_t *pc);
@@ -75,6 +80,8 @@ static char *ngx_http_oidc_conf_set_audience(ngx_conf_t *cf,
 static char *ngx_http_oidc_conf_set_algorithms(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_oidc_conf_set_sec_off(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_oidc_conf_set_cache_time(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 
 
@@ -164,10 +171,38 @@ static ngx_command_t  ngx_http_oidc_provider_commands[] = {
 
     { ngx_string("token_endpoint_auth"), NGX_CONF_TAKE1,
       ngx_http_oidc_client_auth_set_method,
-      0, 0, NULL },
+      0, ngx_http_oidc_provider_offset(client_auth), NULL },
 
     { ngx_string("client_private_key_file"), NGX_CONF_TAKE123,
       ngx_http_oidc_client_auth_set_key,
+      0, ngx_http_oidc_provider_offset(client_auth), NULL },
+
+    { ngx_string("introspection_endpoint"), NGX_CONF_TAKE1,
+      ngx_http_oidc_conf_set_url,
+      0, ngx_http_oidc_provider_offset(introspection_endpoint), NULL },
+
+    { ngx_string("introspection_client_id"), NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(introspection_client_id), NULL },
+
+    { ngx_string("introspection_client_secret"), NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0, ngx_http_oidc_provider_offset(introspection_client_secret), NULL },
+
+    { ngx_string("introspection_client_secret_file"), NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0, ngx_http_oidc_conf_offset(introspection_client_secret_file), NULL },
+
+    { ngx_string("introspection_auth"), NGX_CONF_TAKE1,
+      ngx_http_oidc_client_auth_set_method,
+      0, ngx_http_oidc_provider_offset(introspection_auth), NULL },
+
+    { ngx_string("introspection_private_key_file"), NGX_CONF_TAKE123,
+      ngx_http_oidc_client_auth_set_key,
+      0, ngx_http_oidc_provider_offset(introspection_auth), NULL },
+
+    { ngx_string("introspection_cache_time"), NGX_CONF_TAKE12,
+      ngx_http_oidc_conf_set_cache_time,
       0, 0, NULL },
 
     { ngx_string("audience"), NGX_CONF_TAKE1, ngx_http_oidc_conf_set_audience,
@@ -369,6 +404,8 @@ ngx_http_oidc_provider_create(ngx_conf_t *cf, ngx_str_t *name)
     p->jwks_refresh = NGX_CONF_UNSET;
     p->jwks_refetch_interval = NGX_CONF_UNSET;
     p->refresh_before = NGX_CONF_UNSET;
+    p->introspection_cache_time = NGX_CONF_UNSET;
+    p->introspection_negative_time = NGX_CONF_UNSET;
 
     pc->zone_size = NGX_CONF_UNSET_SIZE;
 
@@ -493,8 +530,13 @@ ngx_http_oidc_provider_init(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
         || ngx_http_oidc_conf_urls(cf, pc) != NGX_OK
         || ngx_http_oidc_conf_audiences(cf, pc) != NGX_OK
         || ngx_http_oidc_conf_algorithms(cf, pc) != NGX_OK
-        || ngx_http_oidc_conf_client_secret(cf, pc) != NGX_OK
+        || ngx_http_oidc_conf_client_secret(cf, &pc->provider,
+                                            &pc->client_secret_file,
+                                            "client_secret_file",
+                                            &pc->provider.client_secret)
+           != NGX_OK
         || ngx_http_oidc_client_auth_init(cf, &pc->provider) != NGX_OK
+        || ngx_http_oidc_conf_introspection(cf, pc) != NGX_OK
         || ngx_http_oidc_conf_keys(cf, pc) != NGX_OK
         || ngx_http_oidc_conf_cookie(cf, &pc->provider) != NGX_OK)
     {
@@ -502,7 +544,13 @@ ngx_http_oidc_provider_init(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
     }
 
     if (pc->static_keys) {
-        /* nothing is fetched: no TLS context, no shared state */
+        /* nothing is fetched but introspection: no shared state */
+        if (pc->provider.introspection_endpoint.len
+            && ngx_http_oidc_http_conf_ssl(cf, &pc->provider) != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
         return NGX_CONF_OK;
     }
 
@@ -554,6 +602,9 @@ ngx_http_oidc_conf_merge(ngx_http_oidc_provider_conf_t *pc)
     ngx_conf_init_value(p->jwks_refresh, 3600);
     ngx_conf_init_value(p->jwks_refetch_interval, 30);
     ngx_conf_init_value(p->refresh_before, 60);
+    /* see README: how long a revoked token may still pass, vs. load */
+    ngx_conf_init_value(p->introspection_cache_time, 60);
+    ngx_conf_init_value(p->introspection_negative_time, 10);
     ngx_conf_init_size_value(pc->zone_size, 1024 * 1024);
 }
 
@@ -591,6 +642,12 @@ ngx_http_oidc_conf_limits(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
 
     } else if (p->client_secret.len && pc->client_secret_file.len) {
         what = "\"client_secret\" and \"client_secret_file\" are exclusive";
+
+    } else if (p->introspection_client_secret.len
+               && pc->introspection_client_secret_file.len)
+    {
+        what = "\"introspection_client_secret\" and "
+               "\"introspection_client_secret_file\" are exclusive";
     }
 
     if (what) {
@@ -811,22 +868,20 @@ ngx_http_oidc_conf_algorithms(ngx_conf_t *cf,
 }
 
 
+/* a secret read from "file" (client_secret_file and the like) */
+
 static ngx_int_t
-ngx_http_oidc_conf_client_secret(ngx_conf_t *cf,
-    ngx_http_oidc_provider_conf_t *pc)
+ngx_http_oidc_conf_client_secret(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
+    ngx_str_t *file, const char *directive, ngx_str_t *secret)
 {
-    ngx_str_t                  s;
-    ngx_http_oidc_provider_t  *p;
+    ngx_str_t  s;
 
-    p = &pc->provider;
-
-    if (pc->client_secret_file.len == 0) {
+    if (file->len == 0) {
         return NGX_OK;
     }
 
-    if (ngx_http_oidc_conf_read_file(cf, &pc->client_secret_file,
-                                     NGX_HTTP_OIDC_SECRET_FILE_MAX,
-                                     "client_secret_file", &s)
+    if (ngx_http_oidc_conf_read_file(cf, file, NGX_HTTP_OIDC_SECRET_FILE_MAX,
+                                     directive, &s)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -834,24 +889,102 @@ ngx_http_oidc_conf_client_secret(ngx_conf_t *cf,
 
     if (s.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "oidc_provider \"%V\": \"client_secret_file\" "
-                           "\"%V\" is empty", &p->name,
-                           &pc->client_secret_file);
+                           "oidc_provider \"%V\": \"%s\" \"%V\" is empty",
+                           &p->name, directive, file);
         return NGX_ERROR;
     }
 
-    p->client_secret.data = ngx_pnalloc(cf->pool, s.len);
-    if (p->client_secret.data == NULL) {
+    secret->data = ngx_pnalloc(cf->pool, s.len);
+    if (secret->data == NULL) {
         ngx_explicit_memzero(s.data, s.len);
         return NGX_ERROR;
     }
 
-    p->client_secret.len = s.len;
-    ngx_memcpy(p->client_secret.data, s.data, s.len);
+    secret->len = s.len;
+    ngx_memcpy(secret->data, s.data, s.len);
 
     ngx_explicit_memzero(s.data, s.len);
 
     return NGX_OK;
+}
+
+
+/*
+ * Introspection: its endpoint when configured, and its credentials,
+ * the login client's unless any introspection_* credential is set.
+ */
+
+static ngx_int_t
+ngx_http_oidc_conf_introspection(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc)
+{
+    ngx_str_t                     id, secret;
+    ngx_http_oidc_provider_t     *p;
+    ngx_http_oidc_client_auth_t  *ca, *login;
+
+    p = &pc->provider;
+    login = p->client_auth;
+
+    if (p->introspection_endpoint.len
+        && ngx_http_oidc_conf_url(cf, pc, &p->introspection_endpoint,
+                                  pc->introspection_line,
+                                  "introspection_endpoint")
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oidc_conf_client_secret(cf, p,
+                                         &pc->introspection_client_secret_file,
+                                         "introspection_client_secret_file",
+                                         &p->introspection_client_secret)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (p->introspection_auth == NULL
+        && p->introspection_client_id.len == 0
+        && p->introspection_client_secret.len == 0)
+    {
+        p->introspection_auth = login;
+        return NGX_OK;
+    }
+
+    if (p->introspection_auth == NULL) {
+        p->introspection_auth = ngx_pcalloc(cf->pool,
+                                         sizeof(ngx_http_oidc_client_auth_t));
+        if (p->introspection_auth == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    ca = p->introspection_auth;
+
+    /* another client never borrows the login client's secret or key */
+    if (p->introspection_client_id.len) {
+        id = p->introspection_client_id;
+        ngx_str_null(&secret);
+
+    } else {
+        id = p->client_id;
+        secret = p->client_secret;
+
+        if (ca->key == NULL
+            && (ca->method == 0 || ca->method == NGX_HTTP_OIDC_AUTH_JWT))
+        {
+            ca->key = login->key;
+            ca->alg = login->alg;
+            ca->kid = login->kid;
+        }
+    }
+
+    if (p->introspection_client_secret.len) {
+        secret = p->introspection_client_secret;
+    }
+
+    return ngx_http_oidc_client_auth_setup(cf, p, ca, &id, &secret,
+                                           "introspection_auth");
 }
 
 
@@ -1112,6 +1245,11 @@ ngx_http_oidc_conf_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (cmd->offset == ngx_http_oidc_provider_offset(issuer)) {
         pc->issuer_line = cf->conf_file->line;
 
+    } else if (cmd->offset
+               == ngx_http_oidc_provider_offset(introspection_endpoint))
+    {
+        pc->introspection_line = cf->conf_file->line;
+
     } else {
         pc->config_url_line = cf->conf_file->line;
     }
@@ -1282,6 +1420,55 @@ ngx_http_oidc_conf_set_sec_off(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     *tp = 0;
+
+    return NGX_CONF_OK;
+}
+
+
+/* introspection_cache_time TIME [negative=TIME]; */
+
+static char *
+ngx_http_oidc_conf_set_cache_time(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oidc_provider_conf_t *pc = conf;
+
+    time_t      t;
+    ngx_str_t  *value, s;
+
+    if (pc->provider.introspection_cache_time != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    t = ngx_parse_time(&value[1], 1);
+    if (t == (time_t) NGX_ERROR) {
+        return "has an invalid time";
+    }
+
+    pc->provider.introspection_cache_time = t;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[2].data, "negative=", 9) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"introspection_cache_time\": invalid parameter "
+                           "\"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = value[2].data + 9;
+    s.len = value[2].len - 9;
+
+    t = ngx_parse_time(&s, 1);
+    if (t == (time_t) NGX_ERROR) {
+        return "has an invalid \"negative\" time";
+    }
+
+    pc->provider.introspection_negative_time = t;
 
     return NGX_CONF_OK;
 }

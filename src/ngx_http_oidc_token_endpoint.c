@@ -16,7 +16,7 @@
 
 
 static ngx_int_t ngx_http_oidc_client_basic(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_str_t *header);
+    ngx_http_oidc_client_auth_t *ca, ngx_str_t *header);
 
 
 ngx_http_oidc_http_t *
@@ -44,6 +44,17 @@ ngx_http_oidc_client_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t n,
     ngx_http_oidc_http_done_pt handler, void *data)
 {
+    return ngx_http_oidc_client_post_as(r, p, p->client_auth, endpoint,
+                                        params, n, handler, data);
+}
+
+
+ngx_http_oidc_http_t *
+ngx_http_oidc_client_post_as(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_client_auth_t *ca,
+    ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t n,
+    ngx_http_oidc_http_done_pt handler, void *data)
+{
     size_t             len, i;
     ngx_str_t          form, url, basic, assertion, *hdr;
     ngx_oidc_param_t   all[NGX_HTTP_OIDC_TOKEN_PARAMS_MAX];
@@ -59,10 +70,10 @@ ngx_http_oidc_client_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 
     hdr = NULL;
 
-    switch (p->client_auth->method) {
+    switch (ca->method) {
 
     case NGX_HTTP_OIDC_AUTH_BASIC:
-        if (ngx_http_oidc_client_basic(r, p, &basic) != NGX_OK) {
+        if (ngx_http_oidc_client_basic(r, ca, &basic) != NGX_OK) {
             return NULL;
         }
 
@@ -72,15 +83,15 @@ ngx_http_oidc_client_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     case NGX_HTTP_OIDC_AUTH_POST:
         /* RFC 6749 2.3.1: both in the body */
         ngx_http_oidc_ostr_set(all[n].name, "client_id");
-        ngx_http_oidc_ostr(all[n].value, p->client_id);
+        ngx_http_oidc_ostr(all[n].value, ca->client_id);
         ngx_http_oidc_ostr_set(all[n + 1].name, "client_secret");
-        ngx_http_oidc_ostr(all[n + 1].value, p->client_secret);
+        ngx_http_oidc_ostr(all[n + 1].value, ca->client_secret);
         n += 2;
         break;
 
     case NGX_HTTP_OIDC_AUTH_JWT:
         /* RFC 7523 2.2, a new assertion for each call */
-        if (ngx_http_oidc_client_assertion(r, p, endpoint, &assertion)
+        if (ngx_http_oidc_client_assertion(r, p, ca, endpoint, &assertion)
             != NGX_OK)
         {
             return NULL;
@@ -98,7 +109,7 @@ ngx_http_oidc_client_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     default: /* NGX_HTTP_OIDC_AUTH_NONE */
         /* a public client (PKCE) names itself in the body */
         ngx_http_oidc_ostr_set(all[n].name, "client_id");
-        ngx_http_oidc_ostr(all[n].value, p->client_id);
+        ngx_http_oidc_ostr(all[n].value, ca->client_id);
         n++;
     }
 
@@ -122,17 +133,17 @@ ngx_http_oidc_client_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 /* client_secret_basic: RFC 6749 2.3.1, each part form-encoded */
 
 static ngx_int_t
-ngx_http_oidc_client_basic(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
-    ngx_str_t *header)
+ngx_http_oidc_client_basic(ngx_http_request_t *r,
+    ngx_http_oidc_client_auth_t *ca, ngx_str_t *header)
 {
     size_t     len;
     u_char    *s;
     ngx_str_t  cred, b64;
 
-    len = ngx_oidc_url_escape_len(p->client_id.data, p->client_id.len,
+    len = ngx_oidc_url_escape_len(ca->client_id.data, ca->client_id.len,
                                   NGX_OIDC_URL_FORM)
-          + 1 + ngx_oidc_url_escape_len(p->client_secret.data,
-                                        p->client_secret.len,
+          + 1 + ngx_oidc_url_escape_len(ca->client_secret.data,
+                                        ca->client_secret.len,
                                         NGX_OIDC_URL_FORM);
 
     cred.data = ngx_pnalloc(r->pool, len);
@@ -143,10 +154,10 @@ ngx_http_oidc_client_basic(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     }
 
     s = cred.data;
-    s += ngx_oidc_url_escape(s, p->client_id.data, p->client_id.len,
+    s += ngx_oidc_url_escape(s, ca->client_id.data, ca->client_id.len,
                              NGX_OIDC_URL_FORM);
     *s++ = ':';
-    s += ngx_oidc_url_escape(s, p->client_secret.data, p->client_secret.len,
+    s += ngx_oidc_url_escape(s, ca->client_secret.data, ca->client_secret.len,
                              NGX_OIDC_URL_FORM);
     cred.len = s - cred.data;
 

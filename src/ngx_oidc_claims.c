@@ -173,6 +173,10 @@ ngx_oidc_claims_check_iss(json_t *payload,
 
     v = json_object_get(payload, "iss");
 
+    if (v == NULL && check->iss_optional) {
+        return NGX_OIDC_OK;
+    }
+
     if (v == NULL) {
         ngx_oidc_err_set(err, "iss missing", NULL);
         return NGX_OIDC_DECLINED;

@@ -22,6 +22,7 @@ typedef struct {
     time_t                 max_age;         /* iat not older; 0: no limit */
     unsigned               require_exp:1;
     unsigned               require_typ_at_jwt:1;   /* RFC 9068 */
+    unsigned               iss_optional:1;  /* RFC 7662: may be absent */
 } ngx_oidc_claims_check_t;
 
 
@@ -30,7 +31,8 @@ typedef struct {
  * order, stopping at the first failure:
  *   with require_typ_at_jwt the header "typ" is "at+jwt" or
  *     "application/at+jwt" (case-insensitive);
- *   "iss" is present and equals the issuer byte for byte;
+ *   "iss" is present (unless iss_optional) and equals the issuer byte
+ *     for byte;
  *   "aud" (a string or an array of strings) contains one of the
  *     audiences; with naudiences == 0 it may be absent, but when
  *     present it must still be of the right type;

@@ -36,7 +36,12 @@
 // Browser-login clients, one per token endpoint authentication method
 // (secrets in clients.mjs): gateway (client_secret_basic), gateway-post
 // (client_secret_post), gateway-jwt (private_key_jwt), gateway-public
-// (none, PKCE only).
+// (none, PKCE only). Introspection-only clients (a resource server with
+// its own credentials): introspector-basic (client_secret_basic),
+// introspector-post (client_secret_post).
+//
+// Events (op.events()) include "introspection" for every answered
+// introspection call: {client, auth, active}.
 //
 // Prints one line "op ready <issuer>" on stdout once listening.
 
@@ -151,6 +156,14 @@ const provider = new Provider(ISSUER, {
       token_endpoint_auth_method: 'client_secret_basic',
     },
     loginClient('gateway-post', 'client_secret_post', { client_secret: CLIENTS['gateway-post'] }),
+    ...['basic', 'post'].map((m) => ({
+      client_id: `introspector-${m}`,
+      client_secret: CLIENTS[`introspector-${m}`],
+      redirect_uris: [],
+      grant_types: ['client_credentials'],
+      response_types: [],
+      token_endpoint_auth_method: `client_secret_${m}`,
+    })),
     loginClient('gateway-public', 'none'),
     ...(CLIENT_JWKS ? [loginClient('gateway-jwt', 'private_key_jwt', { jwks: CLIENT_JWKS })] : []),
   ],
@@ -212,7 +225,9 @@ const provider = new Provider(ISSUER, {
   ...(env.OP_ROTATE_REFRESH === '1' ? { rotateRefreshToken: true } : {}),
   ttl: {
     AccessToken: (ctx) => (ctx?.oidc?.params?.grant_type === 'refresh_token' ? AT_TTL_REFRESH : AT_TTL),
-    ClientCredentials: AT_TTL, IdToken: 300, RefreshToken: 3600,
+    // a resource server's "ttl" (OP_RESOURCES) wins
+    ClientCredentials: (ctx, token) => token?.resourceServer?.accessTokenTTL || AT_TTL,
+    IdToken: 300, RefreshToken: 3600,
     Interaction: 600, Session: 3600, Grant: 3600, AuthorizationCode: 60,
   },
 });
@@ -249,6 +264,14 @@ provider.use(async (ctx, next) => {
   if (ctx.oidc?.route !== 'revocation' || ctx.status !== 200) return;
   const kind = ['RefreshToken', 'AccessToken', 'ClientCredentials'].find((k) => ctx.oidc.entities?.[k]);
   if (kind) event('revocation.success', { client: client(ctx), kind });
+});
+// nor an "introspection.success": every answered call is counted here
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.oidc?.route !== 'introspection' || ctx.status !== 200) return;
+  event('introspection', {
+    client: client(ctx), auth: ctx.oidc.client?.clientAuthMethod, active: ctx.body?.active,
+  });
 });
 provider.on('revocation.error', (ctx, err) => event('revocation.error', {
   client: client(ctx), error: err.error || err.message,
