@@ -18,6 +18,11 @@
 //              (t/lib/op.mjs), then every request carries the session
 //              cookie; compared with
 //   bare-cookie  no module, the same session cookie sent
+//   introspected auth_oidc_token_check introspection with an opaque access
+//              token from the same oidc-provider: introspected once, then
+//              served from the cache (the worker's, then the shared one);
+//              compared with
+//   bare-opaque  no module, the same opaque Authorization header sent
 // Each location passes 2 claims upstream as headers.  Runs are interleaved
 // (bare, repeated, distinct, nocache, bare, ...) and the median of the rounds
 // is reported, with each ratio to the bare proxy of the same run; absolute
@@ -95,9 +100,11 @@ end
 
 const ports = { upstream: await freePort(), bare: await freePort(), repeated: await freePort(),
   distinct: await freePort(), nocache: await freePort(), 'bare-cookie': await freePort(),
-  session: await freePort() };
+  session: await freePort(), 'bare-opaque': await freePort(), introspected: await freePort() };
 const sessionOrigin = `http://127.0.0.1:${ports.session}`;
-const op = await startProvider({ rpOrigin: sessionOrigin });
+// access tokens outlive the run: the introspected case stays cached
+const op = await startProvider({ rpOrigin: sessionOrigin, atTtl: 3600 });
+const opaque = await op.token({ resource: 'urn:gateway:opaque' });
 
 const protectedServer = (port, cache) => `
     server {
@@ -141,6 +148,14 @@ http {
         client_secret ${CLIENTS.gateway};
         allow_insecure_http on;
     }
+    oidc_provider intro {
+        issuer ${op.issuer};
+        client_id gateway;
+        client_secret ${CLIENTS.gateway};
+        allow_insecure_http on;
+        audience urn:gateway:opaque;
+        introspection_cache_time 1h;
+    }
     oidc_token_cache_zone 64m;
     auth_oidc_claim_set $workspace "http://lifen.fr/userInfo" currentWorkspaceId;
 
@@ -176,6 +191,25 @@ http {
             proxy_pass http://upstream;
         }
     }
+    server {
+        listen 127.0.0.1:${ports['bare-opaque']};
+        location / {
+            proxy_set_header Connection "";
+            proxy_set_header X-Client "api-client";
+            proxy_set_header X-Scope "api:read api:write";
+            proxy_pass http://upstream;
+        }
+    }
+    server {
+        listen 127.0.0.1:${ports.introspected};
+        location / {
+            auth_oidc intro;
+            auth_oidc_token_check introspection;
+            auth_oidc_header X-Client $oidc_claim_client_id;
+            auth_oidc_header X-Scope $oidc_claim_scope;
+            proxy_pass http://upstream;
+        }
+    }
 ${protectedServer(ports.repeated, 'on')}
 ${protectedServer(ports.distinct, 'on')}
 ${protectedServer(ports.nocache, 'off')}
@@ -205,6 +239,9 @@ function wrk(port, { script, seconds = SECONDS } = {}) {
   const args = ['-t1', `-c${CONNS}`, `-d${seconds}s`];
   if (script) args.push('-s', script);
   else if (port === ports.session || port === ports['bare-cookie']) args.push('-H', `Cookie: ${cookie}`);
+  else if (port === ports.introspected || port === ports['bare-opaque']) {
+    args.push('-H', `Authorization: Bearer ${opaque}`);
+  }
   else args.push('-H', `Authorization: Bearer ${token}`);
   args.push(`http://127.0.0.1:${port}/`);
   const out = execFileSync('wrk', args, { encoding: 'utf8' });
@@ -228,11 +265,13 @@ if (process.argv.includes('--serve')) {
 }
 
 // warm up: connections, keys, cache
-for (const p of [ports.bare, ports.repeated, ports.nocache, ports['bare-cookie'], ports.session]) {
+for (const p of [ports.bare, ports.repeated, ports.nocache, ports['bare-cookie'], ports.session,
+  ports['bare-opaque'], ports.introspected]) {
   wrk(p, { seconds: 1 });
 }
 
-const runs = { bare: [], repeated: [], distinct: [], nocache: [], 'bare-cookie': [], session: [] };
+const runs = { bare: [], repeated: [], distinct: [], nocache: [], 'bare-cookie': [], session: [],
+  'bare-opaque': [], introspected: [] };
 for (let i = 0; i < ROUNDS; i++) {
   for (const k of Object.keys(runs)) {
     runs[k].push(wrk(ports[k], k === 'distinct' ? { script: lua } : {}));
@@ -247,7 +286,9 @@ console.log(`${spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim()}, `
 console.log('case          req/s (median)   ratio to bare   runs');
 for (const [k, v] of Object.entries(runs)) {
   // the session case is compared with the bare proxy sending its cookie
-  const ref = k === 'session' || k === 'bare-cookie' ? median(runs['bare-cookie']) : bare;
+  // and the introspected one with the bare proxy sending its opaque token
+  const ref = k === 'session' || k === 'bare-cookie' ? median(runs['bare-cookie'])
+    : k === 'introspected' || k === 'bare-opaque' ? median(runs['bare-opaque']) : bare;
   console.log(`${k.padEnd(14)}${median(v).toFixed(0).padStart(14)}   ${(median(v) / ref).toFixed(3).padStart(13)}`
     + `   ${v.map((x) => x.toFixed(0)).join(' ')}`);
 }
