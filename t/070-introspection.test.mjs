@@ -7,6 +7,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -21,7 +22,7 @@ const SMART = ['launch/patient', 'patient/Observation.rs', 'patient/Patient.r', 
 const CACHE = 3;           // introspection_cache_time of provider "op", seconds
 const NEGATIVE = 2;        // its negative=
 
-let op, echo, ng, hang, closedPort;
+let op, echo, ng, hang, closedPort, keyFile;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // the error log without nginx's own debug lines (they show request headers)
@@ -29,7 +30,13 @@ const ours = (log) => log.split('\n').filter((l) => !l.includes('[debug]')).join
 const calls = (client) => op.events('introspection').filter((e) => !client || e.client === client);
 
 before(async () => {
+  // the private_key_jwt client "gateway-jwt" of the provider: our key
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  keyFile = path.join(makePrefix('keys'), 'gw.pem');
+  fs.writeFileSync(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }));
+  const clientJwks = { keys: [{ ...publicKey.export({ format: 'jwk' }), kid: 'gw-1', use: 'sig' }] };
   op = await startProvider({
+    env: { OP_CLIENT_JWKS: JSON.stringify(clientJwks) },
     resources: {
       [SHORT]: { scope: 'api:read api:write', format: 'opaque', ttl: 1 },
       [FHIR]: { scope: SMART.join(' '), format: 'opaque' },
@@ -74,6 +81,8 @@ before(async () => {
     ${block('post', `introspection_client_id introspector-post;
         introspection_client_secret ${CLIENTS['introspector-post']};
         introspection_auth client_secret_post;`)}
+    ${block('jwt', `introspection_client_id gateway-jwt;
+        introspection_private_key_file ${keyFile} kid=gw-1;`)}
     ${block('wrongsecret', `introspection_client_id introspector-basic;
         introspection_client_secret not-the-secret-0123456789;`)}
     ${block('hanging', `introspection_endpoint ${hang.url('/introspect')};`)}
@@ -93,6 +102,7 @@ before(async () => {
         ${loc('/auto/', 'op', 'auth_oidc_token_check auto;').replace('auth_oidc_token_check introspection;', '')}
         ${loc('/basic/', 'basic')}
         ${loc('/post/', 'post')}
+        ${loc('/jwt-auth/', 'jwt')}
         ${loc('/wrongsecret/', 'wrongsecret')}
         ${loc('/hanging/', 'hanging')}
         ${loc('/down/', 'down')}
@@ -267,7 +277,7 @@ test('auto: a JWT of the issuer is verified locally, an opaque token introspecte
   assert.equal(op.events('introspection.error').at(-1).error, 'unsupported_token_type');
 });
 
-test('introspection credentials apart from the login client: Basic and client_secret_post', async () => {
+test('introspection credentials apart from the login client: Basic, client_secret_post, private_key_jwt', async () => {
   const t = await opaque();
   assert.equal((await call('/basic/x', t)).status, 200);
   let e = calls().at(-1);
@@ -275,6 +285,9 @@ test('introspection credentials apart from the login client: Basic and client_se
   assert.equal((await call('/post/x', t)).status, 200);
   e = calls().at(-1);
   assert.deepEqual([e.client, e.auth, e.active], ['introspector-post', 'client_secret_post', true]);
+  assert.equal((await call('/jwt-auth/x', t)).status, 200);
+  e = calls().at(-1);
+  assert.deepEqual([e.client, e.auth, e.active], ['gateway-jwt', 'private_key_jwt', true]);
 });
 
 test('the provider failing gives 503, never 401, and the log never holds the token', async () => {
