@@ -58,6 +58,11 @@ typedef struct {
 } ngx_http_oidc_introspect_wait_t;
 
 
+static ngx_uint_t ngx_http_oidc_introspect_local(
+    ngx_http_oidc_provider_t *p, ngx_str_t *token);
+static ngx_int_t ngx_http_oidc_introspect_call(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx,
+    ngx_http_oidc_introspect_wait_t *w, ngx_str_t *key, ngx_str_t *url);
 static ngx_int_t ngx_http_oidc_introspect_cached(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key);
 static ngx_int_t ngx_http_oidc_introspect_endpoint(ngx_http_request_t *r,
@@ -90,6 +95,8 @@ static void ngx_http_oidc_introspect_wait_cleanup(void *data);
 static ngx_int_t ngx_http_oidc_introspect_cache_get(
     ngx_http_oidc_provider_t *p, ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_str_t *token, ngx_pool_t *pool, ngx_log_t *log, json_t **claims);
+static ngx_int_t ngx_http_oidc_introspect_cache_decode(ngx_str_t *value,
+    time_t *expires, ngx_str_t *body);
 static void ngx_http_oidc_introspect_cache_set(ngx_http_oidc_provider_t *p,
     ngx_shm_zone_t *zone, ngx_str_t *key, ngx_str_t *token, json_t *claims,
     ngx_str_t *body, time_t expires, ngx_pool_t *pool, ngx_log_t *log);
@@ -193,7 +200,6 @@ ngx_http_oidc_introspect(ngx_http_request_t *r,
     json_t                           *claims;
     ngx_int_t                         rc;
     ngx_str_t                         key, url;
-    ngx_http_oidc_flight_t           *f;
     ngx_http_oidc_provider_t         *p;
     ngx_http_oidc_introspect_wait_t  *w;
 
@@ -201,14 +207,8 @@ ngx_http_oidc_introspect(ngx_http_request_t *r,
 
     if (ctx->state == NGX_HTTP_OIDC_START
         && olcf->token_check == NGX_HTTP_OIDC_CHECK_AUTO
-        && (ngx_http_oidc_worker_cache_get(NGX_HTTP_OIDC_WORKER_CACHE_TOKENS,
-                                           p, &ctx->token, 0)
-            != NULL
-            || ngx_oidc_introspection_is_jwt(ctx->token.data, ctx->token.len,
-                                             p->max_token_size,
-                                             (ngx_oidc_str_t *) &p->issuer)))
+        && ngx_http_oidc_introspect_local(p, &ctx->token))
     {
-        /* a JWT this provider signed: verified locally */
         return NGX_DECLINED;
     }
 
@@ -257,6 +257,40 @@ ngx_http_oidc_introspect(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    return ngx_http_oidc_introspect_call(r, olcf, ctx, w, &key, &url);
+}
+
+
+/* auto: a JWT this provider signed is verified locally */
+
+static ngx_uint_t
+ngx_http_oidc_introspect_local(ngx_http_oidc_provider_t *p, ngx_str_t *token)
+{
+    /* verified before: no need to look at it again */
+    if (ngx_http_oidc_worker_cache_get(NGX_HTTP_OIDC_WORKER_CACHE_TOKENS, p,
+                                       token, 0)
+        != NULL)
+    {
+        return 1;
+    }
+
+    return ngx_oidc_introspection_is_jwt(token->data, token->len,
+                                         p->max_token_size,
+                                         (ngx_oidc_str_t *) &p->issuer);
+}
+
+
+/* the request joins the worker's call for this token, or starts one */
+
+static ngx_int_t
+ngx_http_oidc_introspect_call(ngx_http_request_t *r,
+    ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx,
+    ngx_http_oidc_introspect_wait_t *w, ngx_str_t *key, ngx_str_t *url)
+{
+    json_t                  *claims;
+    ngx_int_t                rc;
+    ngx_http_oidc_flight_t  *f;
+
     if (ngx_http_oidc_flights.root == NULL) {
         ngx_rbtree_init(&ngx_http_oidc_flights,
                         &ngx_http_oidc_flights_sentinel,
@@ -264,22 +298,22 @@ ngx_http_oidc_introspect(ngx_http_request_t *r,
     }
 
     f = (ngx_http_oidc_flight_t *) ngx_str_rbtree_lookup(
-                                  &ngx_http_oidc_flights, &key,
-                                  ngx_crc32_short(key.data, key.len));
+                                  &ngx_http_oidc_flights, key,
+                                  ngx_crc32_short(key->data, key->len));
 
     if (f == NULL) {
-        f = ngx_http_oidc_flight_create(r, olcf, &key, &ctx->token);
+        f = ngx_http_oidc_flight_create(r, olcf, key, &ctx->token);
         if (f == NULL) {
             return NGX_ERROR;
         }
 
-        rc = ngx_http_oidc_flight_start(r, f, &url);
+        rc = ngx_http_oidc_flight_start(r, f, url);
 
         if (rc != NGX_AGAIN) {
             /* answered at once: from the cache, or a failure */
             claims = f->claims ? json_incref(f->claims) : NULL;
-            rc = ngx_http_oidc_introspect_outcome(r, p, ctx, f->status,
-                                                  claims, f->why);
+            rc = ngx_http_oidc_introspect_outcome(r, olcf->provider, ctx,
+                                                  f->status, claims, f->why);
             ngx_http_oidc_flight_end(f);
             return rc;
         }
@@ -909,11 +943,10 @@ ngx_http_oidc_introspect_cache_get(ngx_http_oidc_provider_t *p,
     ngx_shm_zone_t *zone, ngx_str_t *key, ngx_str_t *token, ngx_pool_t *pool,
     ngx_log_t *log, json_t **claims)
 {
-    u_char          *s, *last;
     json_t          *j;
     time_t           expires;
     ngx_int_t        rc;
-    ngx_str_t        value;
+    ngx_str_t        value, body;
     ngx_oidc_err_t   err;
 
     j = ngx_http_oidc_worker_cache_get(NGX_HTTP_OIDC_WORKER_CACHE_INTROSPECTION,
@@ -948,34 +981,18 @@ ngx_http_oidc_introspect_cache_get(ngx_http_oidc_provider_t *p,
         return NGX_ERROR;
     }
 
-    s = value.data + 1;
-    last = value.data + value.len;
+    rc = ngx_http_oidc_introspect_cache_decode(&value, &expires, &body);
 
-    while (s < last && *s >= '0' && *s <= '9') {
-        s++;
-    }
-
-    expires = (value.len > 1) ? ngx_atotm(value.data + 1,
-                                          s - value.data - 1)
-                              : NGX_ERROR;
-
-    if (expires == NGX_ERROR || (value.data[0] != '+' && value.data[0] != '-'))
-    {
-        ngx_log_error(NGX_LOG_ALERT, log, 0,
-                      "oidc: cached introspection result unreadable");
-        return NGX_ABORT;
-    }
-
-    if (value.data[0] == '-') {
+    if (rc == NGX_DECLINED) {
         ngx_http_oidc_worker_cache_put(
                                   NGX_HTTP_OIDC_WORKER_CACHE_INTROSPECTION, p,
                                   token, json_false(), expires, 0, log);
         return NGX_DECLINED;
     }
 
-    j = (s < last) ? ngx_oidc_json_parse(s + 1, last - s - 1, last - s - 1,
-                                         &err)
-                   : NULL;
+    j = (rc == NGX_OK) ? ngx_oidc_json_parse(body.data, body.len, body.len,
+                                             &err)
+                       : NULL;
 
     if (j == NULL) {
         ngx_log_error(NGX_LOG_ALERT, log, 0,
@@ -987,6 +1004,44 @@ ngx_http_oidc_introspect_cache_get(ngx_http_oidc_provider_t *p,
                                    token, j, expires, 0, log);
 
     *claims = j;
+
+    return NGX_OK;
+}
+
+
+/* "+EXPIRES BODY": NGX_OK; "-EXPIRES": NGX_DECLINED; else NGX_ERROR */
+
+static ngx_int_t
+ngx_http_oidc_introspect_cache_decode(ngx_str_t *value, time_t *expires,
+    ngx_str_t *body)
+{
+    u_char  *s, *last;
+
+    s = value->data + 1;
+    last = value->data + value->len;
+
+    while (s < last && *s >= '0' && *s <= '9') {
+        s++;
+    }
+
+    *expires = (value->len > 1) ? ngx_atotm(value->data + 1,
+                                            s - value->data - 1)
+                                : NGX_ERROR;
+
+    if (*expires == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (value->data[0] == '-' && s == last) {
+        return NGX_DECLINED;
+    }
+
+    if (value->data[0] != '+' || s == last || *s != ' ') {
+        return NGX_ERROR;
+    }
+
+    body->data = s + 1;
+    body->len = last - s - 1;
 
     return NGX_OK;
 }
