@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  startProvider, startEcho, startNginx, startHangingServer, stopAll, http, headerValues,
+  REPO, startProvider, startEcho, startNginx, startHangingServer, stopAll, http, headerValues,
   nginxTestConfig, makePrefix, freePort, CLIENTS,
 } from './lib/harness.mjs';
 
@@ -386,4 +386,15 @@ ${more}
     assert.equal(r.ok, false, `${loc}${prov} accepted`);
     assert.match(r.stderr, re);
   }
+});
+
+test('conf-examples/fhir-introspection.conf passes nginx -t', async () => {
+  const secret = path.join(makePrefix('secret'), 'fhir-api.secret');
+  fs.writeFileSync(secret, `${CLIENTS['introspector-basic']}\n`);
+  const text = fs.readFileSync(path.join(REPO, 'conf-examples/fhir-introspection.conf'), 'utf8')
+    .replace(/issuer\s+\S+;/, `issuer ${op.issuer}; allow_insecure_http on;`)
+    .replace('/etc/nginx/secrets/fhir-api.secret', secret)
+    .replace('listen 443 ssl;', 'listen 127.0.0.1:{{PORT}};');
+  const r = await nginxTestConfig(text);
+  assert.equal(r.ok, true, r.stderr);
 });
