@@ -79,6 +79,7 @@ static void ngx_http_oidc_flight_done(ngx_http_oidc_http_response_t *resp,
     void *data);
 static void ngx_http_oidc_flight_answer(ngx_http_oidc_flight_t *f,
     ngx_str_t *body);
+static void ngx_http_oidc_flight_negative(ngx_http_oidc_flight_t *f);
 static time_t ngx_http_oidc_flight_expires(ngx_http_oidc_flight_t *f,
     json_t *claims);
 static void ngx_http_oidc_flight_poll_handler(ngx_event_t *ev);
@@ -533,7 +534,11 @@ ngx_http_oidc_flight_start(ngx_http_request_t *r, ngx_http_oidc_flight_t *f,
     /* outlives our call, which cannot take longer than both timeouts */
     ttl = (time_t) ((p->connect_timeout + p->read_timeout) / 1000) + 2;
 
-    if (f->zone != NULL) {
+    /* the others read the result from the zone: both kinds must be kept */
+    if (f->zone != NULL
+        && p->introspection_cache_time > 0
+        && p->introspection_negative_time > 0)
+    {
         rc = ngx_http_oidc_shm_insert(f->zone, &f->lock, &one,
                                       ngx_time() + ttl, r->connection->log);
 
@@ -603,6 +608,7 @@ ngx_http_oidc_flight_done(ngx_http_oidc_http_response_t *resp, void *data)
         /* the provider vouches for no such token: as inactive */
         ngx_http_oidc_flight_why(f, NGX_HTTP_UNAUTHORIZED,
                                  "unsupported_token_type");
+        ngx_http_oidc_flight_negative(f);
 
     } else if (resp->status != NGX_HTTP_OK) {
         ngx_http_oidc_flight_why(f, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -622,7 +628,6 @@ ngx_http_oidc_flight_answer(ngx_http_oidc_flight_t *f, ngx_str_t *body)
     json_t                    *claims;
     time_t                     expires;
     ngx_int_t                  rc;
-    ngx_str_t                  none = ngx_null_string;
     ngx_oidc_err_t             err;
     ngx_oidc_claims_check_t    check;
     ngx_http_oidc_provider_t  *p;
@@ -658,21 +663,35 @@ ngx_http_oidc_flight_answer(ngx_http_oidc_flight_t *f, ngx_str_t *body)
         ngx_http_oidc_flight_why(f, NGX_HTTP_UNAUTHORIZED, "%s%s%s",
                                  err.reason, err.detail[0] ? ", " : "",
                                  err.detail);
-
-        if (f->zone != NULL && p->introspection_negative_time > 0) {
-            ngx_http_oidc_introspect_cache_set(p, f->zone, &f->sn.str,
-                                       &f->token, NULL, &none,
-                                       ngx_time()
-                                       + p->introspection_negative_time,
-                                       f->pool, ngx_cycle->log);
-        }
-
+        ngx_http_oidc_flight_negative(f);
         return;
     }
 
     ngx_http_oidc_flight_why(f, NGX_HTTP_SERVICE_UNAVAILABLE,
                              "unusable answer: %s",
                              err.reason ? err.reason : "no memory");
+}
+
+
+/* a token the provider does not vouch for: kept "negative=" long */
+
+static void
+ngx_http_oidc_flight_negative(ngx_http_oidc_flight_t *f)
+{
+    ngx_str_t                  none = ngx_null_string;
+    ngx_http_oidc_provider_t  *p;
+
+    p = f->provider;
+
+    if (f->zone == NULL || p->introspection_negative_time == 0) {
+        return;
+    }
+
+    ngx_http_oidc_introspect_cache_set(p, f->zone, &f->sn.str, &f->token,
+                                       NULL, &none,
+                                       ngx_time()
+                                       + p->introspection_negative_time,
+                                       f->pool, ngx_cycle->log);
 }
 
 
@@ -1069,8 +1088,8 @@ ngx_http_oidc_introspect_cache_set(ngx_http_oidc_provider_t *p,
         return;
     }
 
-    value.len = ngx_sprintf(value.data, "%c%T %V", claims ? '+' : '-',
-                            expires, body)
+    value.len = (claims ? ngx_sprintf(value.data, "+%T %V", expires, body)
+                        : ngx_sprintf(value.data, "-%T", expires))
                 - value.data;
 
     (void) ngx_http_oidc_shm_set(zone, key, &value, expires, log);
