@@ -229,8 +229,12 @@ ngx_http_oidc_client_auth_setup(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
         if (secret->len == 0) {
             ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG,
                                             ca->method_line,
-                                            "needs \"client_secret\" or "
-                                            "\"client_secret_file\"");
+                                            (ca == p->client_auth)
+                                            ? "needs \"client_secret\" or "
+                                              "\"client_secret_file\""
+                                            : "needs \"introspection_client_"
+                                              "secret\" or \"introspection_"
+                                              "client_secret_file\"");
             return NGX_ERROR;
         }
 
@@ -240,8 +244,11 @@ ngx_http_oidc_client_auth_setup(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
         if (ca->key == NULL) {
             ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG,
                                             ca->method_line,
-                                            "needs \"client_private_key_file"
-                                            "\"");
+                                            (ca == p->client_auth)
+                                            ? "needs \"client_private_key_"
+                                              "file\""
+                                            : "needs \"introspection_private_"
+                                              "key_file\"");
             return NGX_ERROR;
         }
 

@@ -380,7 +380,9 @@ ${more}
     ['', 'introspection_cache_time soon;', /"introspection_cache_time" directive has an invalid time/],
     ['', 'introspection_auth client_secret_jwt;', /"introspection_auth": unknown method/],
     ['', 'introspection_client_id rs; introspection_auth client_secret_basic;',
-      /"introspection_auth client_secret_basic" needs/],
+      /"introspection_auth client_secret_basic" needs "introspection_client_secret" or "introspection_client_secret_file"/],
+    ['', 'introspection_client_id rs; introspection_auth private_key_jwt;',
+      /"introspection_auth private_key_jwt" needs "introspection_private_key_file"/],
     ['', 'introspection_endpoint ftp://x/;', /introspection_endpoint/],
     ['', 'introspection_client_secret a; introspection_client_secret_file /x;', /are exclusive/],
   ];
