@@ -111,6 +111,13 @@ static ngx_command_t  ngx_http_oidc_commands[] = {
       0,
       NULL },
 
+    { ngx_string("auth_oidc_client_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_oidc_client_token_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("auth_oidc_token_cache"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -251,6 +258,7 @@ ngx_http_oidc_create_loc_conf(ngx_conf_t *cf)
     olcf->headers = NGX_CONF_UNSET_PTR;
     olcf->token_cache = NGX_CONF_UNSET;
     olcf->smart = NGX_CONF_UNSET_PTR;
+    olcf->client_token = NGX_CONF_UNSET_PTR;
 
     return olcf;
 }
@@ -279,6 +287,7 @@ ngx_http_oidc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_FORBIDDEN);
     ngx_conf_merge_ptr_value(conf->headers, prev->headers, NULL);
     ngx_conf_merge_value(conf->token_cache, prev->token_cache, 1);
+    ngx_conf_merge_ptr_value(conf->client_token, prev->client_token, NULL);
 
     if (ngx_http_oidc_smart_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
@@ -304,6 +313,14 @@ ngx_http_oidc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->realm = conf->provider->name;
     }
 
+    if (ngx_http_oidc_provider_check(cf, conf->provider,
+                                     NGX_HTTP_OIDC_NEED_AUTH, "auth_oidc",
+                                     conf->file, conf->line)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -322,6 +339,10 @@ ngx_http_oidc_preconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_oidc_smart_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oidc_client_token_add_variables(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -344,7 +365,7 @@ ngx_http_oidc_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_oidc_access_handler;
 
-    return NGX_OK;
+    return ngx_http_oidc_client_token_init(cf);
 }
 
 
@@ -369,7 +390,7 @@ ngx_http_oidc_init_process(ngx_cycle_t *cycle)
         }
     }
 
-    return NGX_OK;
+    return ngx_http_oidc_client_token_init_process(cycle);
 }
 
 
@@ -387,6 +408,8 @@ ngx_http_oidc_exit_process(ngx_cycle_t *cycle)
     }
 
     pp = omcf->providers.elts;
+
+    ngx_http_oidc_client_token_exit_process(cycle);
 
     for (i = 0; i < omcf->providers.nelts; i++) {
         ngx_http_oidc_provider_exit_process(cycle, pp[i]);
