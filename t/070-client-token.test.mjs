@@ -55,6 +55,29 @@ before(async () => {
         post_logout_uri /bye;
     }
 
+    # the seed's revocation: posted to the token endpoint
+    oidc_provider dintero_seed {
+        issuer ${d.issuer};
+        discovery off;
+        authorization_endpoint ${d.authorizeUrl};
+        token_endpoint ${d.tokenUrl};
+        jwks_uri ${d.jwksUrl};
+        revocation_endpoint ${d.tokenUrl};
+        client_id ${d.clientId};
+        client_secret ${d.clientSecret};
+        allow_insecure_http on;
+        cookie_secure off;
+        cookie_name SEED;
+        redirect_uri /seed/oidc_callback;
+        token_request_format json;
+        token_param all audience ${d.audience};
+        client_auth authorization_code client_token;
+        client_auth refresh_token client_token;
+        client_auth revocation client_token;
+        logout_uri /seed/logout;
+        post_logout_uri /bye;
+    }
+
     # the same account, asked in a form: Dintero refuses it
     oidc_provider dintero_form {
         issuer ${d.issuer};
@@ -120,6 +143,12 @@ before(async () => {
             auth_oidc_header X-Vipps-Name $vipps_name;
             auth_oidc_header X-Vipps-Authority $vipps_authority;
             auth_oidc_header X-AT $oidc_access_token;
+            proxy_pass http://${echo.addr};
+        }
+
+        location /seed/ {
+            auth_oidc dintero_seed;
+            auth_oidc_header X-Vipps-Sub $vipps_sub;
             proxy_pass http://${echo.addr};
         }
 
@@ -281,8 +310,8 @@ function jar() {
   };
 }
 
-async function login(j) {
-  let r = await http(ng.url('/app/home'), { headers: NAV });
+async function login(j, path = '/app/home') {
+  let r = await http(ng.url(path), { headers: NAV });
   assert.equal(r.status, 302, r.body);
   j.take(r);
   const authz = new URL(r.headers.location);
@@ -340,4 +369,25 @@ test('Dintero refresh and revocation: JSON, Bearer client auth, audience on the 
   assert.equal(lr.contentType, 'application/json');
   assert.equal(lr.body.token, rt);
   assertNoSecretsLogged([rt]);
+});
+
+test('Dintero revocation posted to the token endpoint (the seed\'s form), audience on every call', async () => {
+  const j = jar();
+  await login(j, '/seed/home');
+  let r = await http(ng.url('/seed/home'), { headers: { ...NAV, Cookie: j.header() } });
+  assert.equal(r.status, 200, r.body);
+  assert.deepEqual(headerValues(echo.last().headers, 'x-vipps-sub'), ['vipps:alice']);
+  const code = dintero.state.log.filter((l) => l.grant === 'authorization_code');
+  r = await http(ng.url('/seed/logout'), { headers: { Cookie: j.header(), 'Sec-Fetch-Site': 'same-origin' } });
+  assert.equal(r.status, 302, r.body);
+  const revoked = () => dintero.state.log.filter((l) => l.grant === 'revoke'
+    && l.path === new URL(dintero.tokenUrl).pathname);
+  for (let i = 0; i < 100 && revoked().length === 0; i++) await sleep(50);
+  const rev = revoked();
+  assert.equal(rev.length, 1);
+  assert.equal(rev[0].auth, 'Bearer');
+  assert.equal(rev[0].contentType, 'application/json');
+  assert.equal(rev[0].body.audience, dintero.audience, '"token_param all" reaches revocation too');
+  assert.equal(dintero.state.refreshTokens.get(rev[0].body.token).revoked, true);
+  assert.equal(code[code.length - 1].body.audience, dintero.audience);
 });
