@@ -263,10 +263,11 @@ ngx_http_oidc_client_token_add_variables(ngx_conf_t *cf)
 ngx_int_t
 ngx_http_oidc_client_token_init(ngx_conf_t *cf)
 {
-    ngx_uint_t                      i;
+    ngx_uint_t                      i, method;
     ngx_http_handler_pt            *h;
     ngx_http_core_main_conf_t      *cmcf;
     ngx_http_oidc_main_conf_t      *omcf;
+    ngx_http_oidc_client_auth_t    *ca;
     ngx_http_oidc_client_token_t  **ctp, *ct;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_oidc_module);
@@ -293,12 +294,23 @@ ngx_http_oidc_client_token_init(ngx_conf_t *cf)
             return NGX_ERROR;
         }
 
-        if (ct->provider->client_id.len == 0) {
+        ca = ct->provider->client_auth;
+        method = ca->call[NGX_HTTP_OIDC_CALL_CLIENT];
+
+        if (method == 0) {
+            method = ca->method;
+        }
+
+        if (ct->provider->client_id.len == 0
+            || method == NGX_HTTP_OIDC_AUTH_NONE)
+        {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "oidc_provider \"%V\" has no \"client_id\", which "
-                          "the client credentials grant needs for "
-                          "\"auth_oidc_client_token\" in %s:%ui",
-                          &ct->provider_name, ct->file, ct->line);
+                          "oidc_provider \"%V\" has no \"client_id\" and "
+                          "client credentials (a secret or a key), which the "
+                          "client credentials grant needs for \"%s\" in "
+                          "%s:%ui", &ct->provider_name,
+                          ct->warm ? "client_auth" : "auth_oidc_client_token",
+                          ct->file, ct->line);
             return NGX_ERROR;
         }
 

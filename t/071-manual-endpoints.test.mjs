@@ -129,6 +129,8 @@ test('nginx -t names the endpoint a location needs and cannot get', async () => 
     [PROVIDER('        token_param bogus audience x;'), '', /"token_param": unknown call "bogus"/],
     [PROVIDER('        client_auth refresh_token magic;'), '', /"client_auth": unknown method "magic"/],
     [PROVIDER('        token_endpoint ftp://x/;'), '', /token_endpoint/],
+    [PROVIDER('        token_endpoint_auth none;'), '            auth_oidc_client_token p;',
+      /oidc_provider "p" has no "client_id" and client credentials \(a secret or a key\), which the client credentials grant needs for "auth_oidc_client_token" in \S+nginx\.conf:\d+/],
     [PROVIDER(''), '            auth_oidc_client_token nope;',
       /no oidc_provider "nope" for "auth_oidc_client_token" in \S+nginx\.conf:\d+/],
     [PROVIDER(''), '            auth_oidc_client_token p grant_type=password;',
