@@ -78,6 +78,10 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_oidc_client_token_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_oidc_client_token_none(ngx_http_request_t *r,
+    ngx_http_oidc_client_token_req_t *cr);
+static ngx_http_oidc_client_token_req_t *ngx_http_oidc_client_token_req(
+    ngx_http_request_t *r);
 static ngx_http_oidc_client_token_req_t *ngx_http_oidc_client_token_find(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_oidc_client_token_wait(ngx_http_request_t *r,
@@ -505,14 +509,8 @@ ngx_http_oidc_client_token_current(ngx_http_oidc_provider_t *p,
 static ngx_int_t
 ngx_http_oidc_client_token_handler(ngx_http_request_t *r)
 {
-    time_t                               now;
-    ngx_int_t                            rc;
-    ngx_str_t                            kid;
-    ngx_oidc_jwks_t                     *jwks;
-    ngx_pool_cleanup_t                  *cln;
     ngx_http_oidc_loc_conf_t            *olcf;
     ngx_http_oidc_client_token_t        *ct;
-    ngx_http_oidc_client_token_rt_t     *rt;
     ngx_http_oidc_client_token_req_t    *cr;
     ngx_http_oidc_client_token_value_t   v;
 
@@ -523,30 +521,17 @@ ngx_http_oidc_client_token_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    rt = ct->rt;
-
-    if (rt == NULL) {
+    if (ct->rt == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     cr = ngx_http_oidc_client_token_find(r);
 
     if (cr == NULL) {
-        cln = ngx_pool_cleanup_add(r->pool,
-                                   sizeof(ngx_http_oidc_client_token_req_t));
-        if (cln == NULL) {
+        cr = ngx_http_oidc_client_token_req(r);
+        if (cr == NULL) {
             return NGX_ERROR;
         }
-
-        cr = cln->data;
-        ngx_memzero(cr, sizeof(ngx_http_oidc_client_token_req_t));
-
-        cr->request = r;
-        cr->poll.handler = ngx_http_oidc_client_token_poll;
-        cr->poll.data = cr;
-        cr->poll.log = r->connection->log;
-
-        cln->handler = ngx_http_oidc_client_token_req_cleanup;
     }
 
     if (cr->waiting) {
@@ -564,17 +549,36 @@ ngx_http_oidc_client_token_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    now = ngx_time();
-
     if (ngx_http_oidc_client_token_read(ct, r->pool, &v) == NGX_OK) {
-        if (now >= v.renew) {
+        if (ngx_time() >= v.renew) {
             /* renewed ahead of expiry; this request does not wait */
-            (void) ngx_http_oidc_client_token_start(rt);
+            (void) ngx_http_oidc_client_token_start(ct->rt);
         }
 
         cr->token = v.token;
         return NGX_DECLINED;
     }
+
+    return ngx_http_oidc_client_token_none(r, cr);
+}
+
+
+/* no valid token: a grant and a wait for it, or 502 after the wait */
+
+static ngx_int_t
+ngx_http_oidc_client_token_none(ngx_http_request_t *r,
+    ngx_http_oidc_client_token_req_t *cr)
+{
+    time_t                            now;
+    ngx_int_t                         rc;
+    ngx_str_t                         kid;
+    ngx_oidc_jwks_t                  *jwks;
+    ngx_http_oidc_client_token_t     *ct;
+    ngx_http_oidc_client_token_rt_t  *rt;
+
+    ct = cr->ct;
+    rt = ct->rt;
+    now = ngx_time();
 
     if (ngx_http_oidc_provider_endpoints(ct->provider) == NULL) {
         /* the first discovery: wait for it as a login redirect does */
@@ -604,6 +608,32 @@ ngx_http_oidc_client_token_handler(ngx_http_request_t *r)
     }
 
     return NGX_HTTP_BAD_GATEWAY;
+}
+
+
+static ngx_http_oidc_client_token_req_t *
+ngx_http_oidc_client_token_req(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t                *cln;
+    ngx_http_oidc_client_token_req_t  *cr;
+
+    cln = ngx_pool_cleanup_add(r->pool,
+                               sizeof(ngx_http_oidc_client_token_req_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cr = cln->data;
+    ngx_memzero(cr, sizeof(ngx_http_oidc_client_token_req_t));
+
+    cr->request = r;
+    cr->poll.handler = ngx_http_oidc_client_token_poll;
+    cr->poll.data = cr;
+    cr->poll.log = r->connection->log;
+
+    cln->handler = ngx_http_oidc_client_token_req_cleanup;
+
+    return cr;
 }
 
 

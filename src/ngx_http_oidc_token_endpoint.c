@@ -17,6 +17,10 @@
 
 static ngx_uint_t ngx_http_oidc_client_call_of(ngx_http_oidc_provider_t *p,
     ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t n);
+static ngx_int_t ngx_http_oidc_client_authenticate(ngx_pool_t *pool,
+    ngx_log_t *log, ngx_http_oidc_provider_t *p, ngx_uint_t method,
+    ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t *n,
+    ngx_str_t *auth, ngx_str_t **hdr);
 static ngx_int_t ngx_http_oidc_client_body(ngx_pool_t *pool,
     ngx_http_oidc_provider_t *p, ngx_oidc_param_t *params, size_t n,
     ngx_str_t *body);
@@ -65,7 +69,7 @@ ngx_http_oidc_client_call(ngx_pool_t *pool, ngx_log_t *log,
     void *data)
 {
     size_t                        i;
-    ngx_str_t                     body, url, auth, assertion, *hdr;
+    ngx_str_t                     body, url, auth, *hdr;
     ngx_uint_t                    method;
     ngx_oidc_param_t              all[NGX_HTTP_OIDC_TOKEN_PARAMS_MAX];
     ngx_http_oidc_token_param_t  *tp;
@@ -103,61 +107,14 @@ ngx_http_oidc_client_call(ngx_pool_t *pool, ngx_log_t *log,
 
     ngx_memzero(&all[n], 2 * sizeof(ngx_oidc_param_t));
 
-    hdr = NULL;
     method = p->client_auth->call[call] ? p->client_auth->call[call]
                                         : p->client_auth->method;
 
-    switch (method) {
-
-    case NGX_HTTP_OIDC_AUTH_BASIC:
-        if (ngx_http_oidc_client_basic(pool, p, &auth) != NGX_OK) {
-            return NULL;
-        }
-
-        hdr = &auth;
-        break;
-
-    case NGX_HTTP_OIDC_AUTH_CLIENT_TOKEN:
-        /* Dintero: the client's own client credentials token */
-        if (ngx_http_oidc_client_bearer(pool, log, p, &auth) != NGX_OK) {
-            return NULL;
-        }
-
-        hdr = &auth;
-        break;
-
-    case NGX_HTTP_OIDC_AUTH_POST:
-        /* RFC 6749 2.3.1: both in the body */
-        ngx_http_oidc_ostr_set(all[n].name, "client_id");
-        ngx_http_oidc_ostr(all[n].value, p->client_id);
-        ngx_http_oidc_ostr_set(all[n + 1].name, "client_secret");
-        ngx_http_oidc_ostr(all[n + 1].value, p->client_secret);
-        n += 2;
-        break;
-
-    case NGX_HTTP_OIDC_AUTH_JWT:
-        /* RFC 7523 2.2, a new assertion for each call */
-        if (ngx_http_oidc_client_assertion(pool, log, p, endpoint,
-                                           &assertion)
-            != NGX_OK)
-        {
-            return NULL;
-        }
-
-        ngx_http_oidc_ostr_set(all[n].name, "client_assertion_type");
-        ngx_http_oidc_ostr_set(all[n].value,
-                               "urn:ietf:params:oauth:client-assertion-type:"
-                               "jwt-bearer");
-        ngx_http_oidc_ostr_set(all[n + 1].name, "client_assertion");
-        ngx_http_oidc_ostr(all[n + 1].value, assertion);
-        n += 2;
-        break;
-
-    default: /* NGX_HTTP_OIDC_AUTH_NONE */
-        /* a public client (PKCE) names itself in the body */
-        ngx_http_oidc_ostr_set(all[n].name, "client_id");
-        ngx_http_oidc_ostr(all[n].value, p->client_id);
-        n++;
+    if (ngx_http_oidc_client_authenticate(pool, log, p, method, endpoint,
+                                          &all[n], &n, &auth, &hdr)
+        != NGX_OK)
+    {
+        return NULL;
     }
 
     if (ngx_http_oidc_client_body(pool, p, all, n, &body) != NGX_OK) {
@@ -175,6 +132,77 @@ ngx_http_oidc_client_call(ngx_pool_t *pool, ngx_log_t *log,
 
     return ngx_http_oidc_http_post_form(p, &url, &body, hdr, log, handler,
                                         data);
+}
+
+
+/*
+ * The client's authentication by "method": a header line in *auth (*hdr
+ * points to it), or up to two parameters at "params" (*n grows)
+ */
+
+static ngx_int_t
+ngx_http_oidc_client_authenticate(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_oidc_provider_t *p, ngx_uint_t method, ngx_str_t *endpoint,
+    ngx_oidc_param_t *params, size_t *n, ngx_str_t *auth, ngx_str_t **hdr)
+{
+    ngx_str_t  assertion;
+
+    *hdr = NULL;
+
+    switch (method) {
+
+    case NGX_HTTP_OIDC_AUTH_BASIC:
+        if (ngx_http_oidc_client_basic(pool, p, auth) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        *hdr = auth;
+        break;
+
+    case NGX_HTTP_OIDC_AUTH_CLIENT_TOKEN:
+        /* Dintero: the client's own client credentials token */
+        if (ngx_http_oidc_client_bearer(pool, log, p, auth) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        *hdr = auth;
+        break;
+
+    case NGX_HTTP_OIDC_AUTH_POST:
+        /* RFC 6749 2.3.1: both in the body */
+        ngx_http_oidc_ostr_set(params[0].name, "client_id");
+        ngx_http_oidc_ostr(params[0].value, p->client_id);
+        ngx_http_oidc_ostr_set(params[1].name, "client_secret");
+        ngx_http_oidc_ostr(params[1].value, p->client_secret);
+        *n += 2;
+        break;
+
+    case NGX_HTTP_OIDC_AUTH_JWT:
+        /* RFC 7523 2.2, a new assertion for each call */
+        if (ngx_http_oidc_client_assertion(pool, log, p, endpoint,
+                                           &assertion)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_oidc_ostr_set(params[0].name, "client_assertion_type");
+        ngx_http_oidc_ostr_set(params[0].value,
+                               "urn:ietf:params:oauth:client-assertion-type:"
+                               "jwt-bearer");
+        ngx_http_oidc_ostr_set(params[1].name, "client_assertion");
+        ngx_http_oidc_ostr(params[1].value, assertion);
+        *n += 2;
+        break;
+
+    default: /* NGX_HTTP_OIDC_AUTH_NONE */
+        /* a public client (PKCE) names itself in the body */
+        ngx_http_oidc_ostr_set(params[0].name, "client_id");
+        ngx_http_oidc_ostr(params[0].value, p->client_id);
+        (*n)++;
+    }
+
+    return NGX_OK;
 }
 
 
