@@ -93,11 +93,15 @@ static ngx_int_t ngx_http_oidc_client_token_read(
     ngx_http_oidc_client_token_value_t *v);
 static ngx_int_t ngx_http_oidc_client_token_start(
     ngx_http_oidc_client_token_rt_t *rt);
+static ngx_http_oidc_http_t *ngx_http_oidc_client_token_grant(
+    ngx_http_oidc_client_token_rt_t *rt, ngx_str_t *endpoint);
 static void ngx_http_oidc_client_token_done(
     ngx_http_oidc_http_response_t *resp, void *data);
 static ngx_int_t ngx_http_oidc_client_token_store(
     ngx_http_oidc_client_token_rt_t *rt, ngx_http_oidc_http_response_t *resp,
     time_t *renew);
+static ngx_int_t ngx_http_oidc_client_token_cache(
+    ngx_http_oidc_client_token_rt_t *rt, ngx_oidc_tokens_t *t, time_t *renew);
 static void ngx_http_oidc_client_token_timer(ngx_event_t *ev);
 static void ngx_http_oidc_client_token_arm(
     ngx_http_oidc_client_token_rt_t *rt, ngx_msec_t delay);
@@ -780,12 +784,8 @@ static ngx_int_t
 ngx_http_oidc_client_token_start(ngx_http_oidc_client_token_rt_t *rt)
 {
     time_t                         lease;
-    size_t                         n;
     ngx_int_t                      rc;
     ngx_str_t                      pid;
-    ngx_uint_t                     i;
-    ngx_pool_t                    *pool;
-    ngx_oidc_param_t               params[NGX_OIDC_FORM_MAX_PARAMS], *extra;
     ngx_http_oidc_provider_t      *p;
     ngx_http_oidc_endpoints_t     *ep;
     ngx_http_oidc_client_token_t  *ct;
@@ -821,6 +821,40 @@ ngx_http_oidc_client_token_start(ngx_http_oidc_client_token_rt_t *rt)
         return (rc == NGX_BUSY) ? NGX_BUSY : NGX_ERROR;
     }
 
+    rt->fetch = ngx_http_oidc_client_token_grant(rt, &ep->token_endpoint);
+
+    if (rt->fetch == NULL) {
+        ngx_http_oidc_shm_delete(ct->zone, &ct->lock);
+
+        ngx_log_error(NGX_LOG_ERR, &rt->log, 0,
+                      "oidc: client credentials grant at provider \"%V\" "
+                      "not started", &p->name);
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &rt->log, 0,
+                   "oidc: client credentials grant at provider \"%V\"",
+                   &p->name);
+
+    return NGX_OK;
+}
+
+
+/* grant_type, the location's parameters; the provider adds its own */
+
+static ngx_http_oidc_http_t *
+ngx_http_oidc_client_token_grant(ngx_http_oidc_client_token_rt_t *rt,
+    ngx_str_t *endpoint)
+{
+    size_t                         n;
+    ngx_uint_t                     i;
+    ngx_pool_t                    *pool;
+    ngx_oidc_param_t               params[NGX_OIDC_FORM_MAX_PARAMS], *extra;
+    ngx_http_oidc_http_t          *http;
+    ngx_http_oidc_client_token_t  *ct;
+
+    ct = rt->ct;
+
     ngx_memzero(params, sizeof(params));
 
     ngx_http_oidc_ostr_set(params[0].name, "grant_type");
@@ -837,30 +871,17 @@ ngx_http_oidc_client_token_start(ngx_http_oidc_client_token_rt_t *rt)
 
     /* what the request is built in; the client copies what it sends */
     pool = ngx_create_pool(1024, &rt->log);
-
-    if (pool != NULL) {
-        rt->fetch = ngx_http_oidc_client_call(pool, &rt->log, p,
-                                              NGX_HTTP_OIDC_CALL_CLIENT,
-                                              &ep->token_endpoint, params, n,
-                                              ngx_http_oidc_client_token_done,
-                                              rt);
-        ngx_destroy_pool(pool);
+    if (pool == NULL) {
+        return NULL;
     }
 
-    if (rt->fetch == NULL) {
-        ngx_http_oidc_shm_delete(ct->zone, &ct->lock);
+    http = ngx_http_oidc_client_call(pool, &rt->log, ct->provider,
+                                     NGX_HTTP_OIDC_CALL_CLIENT, endpoint,
+                                     params, n,
+                                     ngx_http_oidc_client_token_done, rt);
+    ngx_destroy_pool(pool);
 
-        ngx_log_error(NGX_LOG_ERR, &rt->log, 0,
-                      "oidc: client credentials grant at provider \"%V\" "
-                      "not started", &p->name);
-        return NGX_ERROR;
-    }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, &rt->log, 0,
-                   "oidc: client credentials grant at provider \"%V\"",
-                   &p->name);
-
-    return NGX_OK;
+    return http;
 }
 
 
@@ -896,13 +917,11 @@ static ngx_int_t
 ngx_http_oidc_client_token_store(ngx_http_oidc_client_token_rt_t *rt,
     ngx_http_oidc_http_response_t *resp, time_t *renew)
 {
-    time_t                     now, ttl, before;
     json_t                    *json;
-    ngx_str_t                  value;
+    ngx_int_t                  rc;
     ngx_oidc_err_t             err;
     ngx_oidc_tokens_t          t;
     ngx_http_oidc_provider_t  *p;
-    u_char                    *s;
 
     p = rt->ct->provider;
 
@@ -934,57 +953,70 @@ ngx_http_oidc_client_token_store(ngx_http_oidc_client_token_rt_t *rt,
                       "oidc: client credentials grant at provider \"%V\": "
                       "unusable answer: %s", &p->name,
                       err.reason ? err.reason : "no memory");
-        goto failed;
+
+        if (json != NULL) {
+            json_decref(json);
+        }
+
+        return NGX_ERROR;
     }
 
+    rc = ngx_http_oidc_client_token_cache(rt, &t, renew);
+
+    json_decref(json);
+
+    return rc;
+}
+
+
+/* "<renew at>:<expires at>:<token>" until it expires */
+
+static ngx_int_t
+ngx_http_oidc_client_token_cache(ngx_http_oidc_client_token_rt_t *rt,
+    ngx_oidc_tokens_t *t, time_t *renew)
+{
+    time_t                     now, ttl, before;
+    u_char                    *s;
+    ngx_int_t                  rc;
+    ngx_str_t                  value;
+    ngx_http_oidc_provider_t  *p;
+
+    p = rt->ct->provider;
     now = ngx_time();
-    ttl = t.expires_in ? t.expires_in : NGX_HTTP_OIDC_CT_TTL;
+    ttl = t->expires_in ? t->expires_in : NGX_HTTP_OIDC_CT_TTL;
 
     /* renewed "refresh_before" ahead, and at least half-way */
     before = ngx_min(ngx_max(p->refresh_before, 1), ttl / 2);
     *renew = now + ttl - before;
 
-    value.data = ngx_alloc(2 * NGX_TIME_T_LEN + 2 + t.access_token.len,
+    value.data = ngx_alloc(2 * NGX_TIME_T_LEN + 2 + t->access_token.len,
                            &rt->log);
     if (value.data == NULL) {
-        goto failed;
+        return NGX_ERROR;
     }
 
     s = ngx_sprintf(value.data, "%T:%T:", *renew, now + ttl);
-    s = ngx_cpymem(s, t.access_token.data, t.access_token.len);
+    s = ngx_cpymem(s, t->access_token.data, t->access_token.len);
     value.len = s - value.data;
 
-    if (ngx_http_oidc_shm_set(rt->ct->zone, &rt->ct->key, &value, now + ttl,
-                              &rt->log)
-        != NGX_OK)
-    {
-        ngx_explicit_memzero(value.data, value.len);
-        ngx_free(value.data);
-
-        ngx_log_error(NGX_LOG_ERR, &rt->log, 0,
-                      "oidc: client credentials token of provider \"%V\" "
-                      "not cached (token cache zone full?)", &p->name);
-        goto failed;
-    }
+    rc = ngx_http_oidc_shm_set(rt->ct->zone, &rt->ct->key, &value, now + ttl,
+                               &rt->log);
 
     ngx_explicit_memzero(value.data, value.len);
     ngx_free(value.data);
 
-    json_decref(json);
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, &rt->log, 0,
+                      "oidc: client credentials token of provider \"%V\" "
+                      "not cached (token cache zone full?)", &p->name);
+        return NGX_ERROR;
+    }
 
     ngx_log_error(NGX_LOG_INFO, &rt->log, 0,
                   "oidc: client credentials token from provider \"%V\", "
                   "valid for %Ts", &p->name, ttl);
 
     return NGX_OK;
-
-failed:
-
-    if (json != NULL) {
-        json_decref(json);
-    }
-
-    return NGX_ERROR;
 }
 
 
