@@ -118,6 +118,13 @@ static ngx_command_t  ngx_http_oidc_commands[] = {
       offsetof(ngx_http_oidc_loc_conf_t, token_check),
       ngx_http_oidc_token_checks },
 
+    { ngx_string("auth_oidc_client_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_oidc_client_token_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("auth_oidc_token_cache"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -259,6 +266,7 @@ ngx_http_oidc_create_loc_conf(ngx_conf_t *cf)
     olcf->token_cache = NGX_CONF_UNSET;
     olcf->smart = NGX_CONF_UNSET_PTR;
     olcf->token_check = NGX_CONF_UNSET_UINT;
+    olcf->client_token = NGX_CONF_UNSET_PTR;
 
     return olcf;
 }
@@ -287,6 +295,7 @@ ngx_http_oidc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_FORBIDDEN);
     ngx_conf_merge_ptr_value(conf->headers, prev->headers, NULL);
     ngx_conf_merge_value(conf->token_cache, prev->token_cache, 1);
+    ngx_conf_merge_ptr_value(conf->client_token, prev->client_token, NULL);
 
     if (ngx_http_oidc_smart_merge(cf, prev, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
@@ -314,6 +323,14 @@ ngx_http_oidc_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->realm = conf->provider->name;
     }
 
+    if (ngx_http_oidc_provider_check(cf, conf->provider,
+                                     NGX_HTTP_OIDC_NEED_AUTH, "auth_oidc",
+                                     conf->file, conf->line)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     return ngx_http_oidc_introspect_check_conf(cf, conf);
 }
 
@@ -332,6 +349,10 @@ ngx_http_oidc_preconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_oidc_smart_add_variables(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_oidc_client_token_add_variables(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -354,7 +375,7 @@ ngx_http_oidc_postconfiguration(ngx_conf_t *cf)
 
     *h = ngx_http_oidc_access_handler;
 
-    return NGX_OK;
+    return ngx_http_oidc_client_token_init(cf);
 }
 
 
@@ -379,7 +400,7 @@ ngx_http_oidc_init_process(ngx_cycle_t *cycle)
         }
     }
 
-    return NGX_OK;
+    return ngx_http_oidc_client_token_init_process(cycle);
 }
 
 
@@ -397,6 +418,8 @@ ngx_http_oidc_exit_process(ngx_cycle_t *cycle)
     }
 
     pp = omcf->providers.elts;
+
+    ngx_http_oidc_client_token_exit_process(cycle);
 
     for (i = 0; i < omcf->providers.nelts; i++) {
         ngx_http_oidc_provider_exit_process(cycle, pp[i]);

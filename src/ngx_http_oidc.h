@@ -34,6 +34,7 @@
 typedef struct ngx_http_oidc_provider_rt_s  ngx_http_oidc_provider_rt_t;
 typedef struct ngx_http_oidc_http_conf_s    ngx_http_oidc_http_conf_t;
 typedef struct ngx_http_oidc_client_auth_s  ngx_http_oidc_client_auth_t;
+typedef struct ngx_http_oidc_endpoints_s    ngx_http_oidc_endpoints_t;
 
 
 /* one "oidc_provider NAME { ... }" block */
@@ -81,10 +82,16 @@ typedef struct {
     time_t                        jwks_refresh;
     time_t                        jwks_refetch_interval;
     time_t                        refresh_before;   /* 0: no renewal */
+    ngx_flag_t                    discovery;        /* off: none fetched */
+    ngx_http_oidc_endpoints_t    *endpoints;        /* configured ones win
+                                                       over discovery's */
+    ngx_uint_t                    token_json;       /* token requests in
+                                                       JSON, not a form */
+    ngx_array_t                  *token_params;     /* token_param_t */
+    void                         *client_token;     /* client_token.c: the
+                                                       provider's own */
 
     /* RFC 7662 introspection (ngx_http_oidc_introspect.c) */
-    ngx_str_t                     introspection_endpoint;  /* wins over
-                                                              discovery */
     ngx_str_t                     introspection_client_id;
     ngx_str_t                     introspection_client_secret;
     time_t                        introspection_cache_time;
@@ -118,6 +125,7 @@ typedef struct {
     ngx_shm_zone_t               *token_cache;
     time_t                        token_cache_max_ttl;
     ngx_shm_zone_t               *sessions;         /* and pending logins */
+    ngx_array_t                   client_tokens;    /* client_token.c */
 } ngx_http_oidc_main_conf_t;
 
 
@@ -143,6 +151,7 @@ typedef struct {
     ngx_uint_t                    token_check;      /* NGX_HTTP_OIDC_CHECK_* */
     u_char                       *token_check_file;
     ngx_uint_t                    token_check_line;
+    void                         *client_token;     /* NULL: off */
 
     u_char                       *file;             /* auth_oidc's place */
     ngx_uint_t                    line;
@@ -183,6 +192,19 @@ ngx_http_oidc_provider_t *ngx_http_oidc_provider_find(
 /* a whole file of at most "max" bytes into cf->temp_pool; logs failures */
 ngx_int_t ngx_http_oidc_conf_read_file(ngx_conf_t *cf, ngx_str_t *name,
     size_t max, const char *directive, ngx_str_t *out);
+
+/*
+ * What a location asks of its provider ("auth_oidc": keys, and the token
+ * endpoint when a browser login is configured; a client token: the token
+ * endpoint), checked when nothing is discovered: NGX_OK, or NGX_ERROR
+ * logged with the missing endpoint, "directive" and its file:line.
+ */
+#define NGX_HTTP_OIDC_NEED_AUTH       0x01
+#define NGX_HTTP_OIDC_NEED_TOKEN      0x02
+
+ngx_int_t ngx_http_oidc_provider_check(ngx_conf_t *cf,
+    ngx_http_oidc_provider_t *p, ngx_uint_t need, const char *directive,
+    u_char *file, ngx_uint_t line);
 
 /* ngx_http_oidc_provider.c: discovery and keys at run time */
 ngx_int_t ngx_http_oidc_provider_init_process(ngx_cycle_t *cycle,
@@ -226,8 +248,11 @@ void ngx_http_oidc_provider_exit_process(ngx_cycle_t *cycle,
 ngx_int_t ngx_http_oidc_provider_keys(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_str_t *kid, ngx_oidc_jwks_t **jwks);
 
-/* the provider's metadata, from its last good discovery document */
-typedef struct {
+/*
+ * The provider's metadata, from its last good discovery document, each
+ * endpoint replaced by the one configured in the provider block if any
+ */
+struct ngx_http_oidc_endpoints_s {
     ngx_str_t                     issuer;
     ngx_str_t                     jwks_uri;
     ngx_str_t                     authorization_endpoint;
@@ -237,11 +262,12 @@ typedef struct {
     ngx_str_t                     introspection_endpoint;
     ngx_str_t                     revocation_endpoint;
     json_t                       *metadata;         /* the whole document */
-} ngx_http_oidc_endpoints_t;
+};
 
 /*
- * NULL until a discovery document was fetched (always NULL with static
- * keys, "jwks_file" or "hmac_secret_file").  Absent endpoints are empty
+ * NULL until a discovery document was fetched; with "discovery off" or
+ * static keys ("jwks_file", "hmac_secret_file"), the configured
+ * endpoints at once (metadata NULL).  Absent endpoints are empty
  * strings.  Valid until control returns to the event loop (a refresh
  * may replace it): copy what must outlive a wait.  Borrowed, never freed.
  */
@@ -446,6 +472,29 @@ ngx_int_t ngx_http_oidc_smart_start(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx);
 ngx_int_t ngx_http_oidc_smart_authorize(ngx_http_request_t *r,
     ngx_http_oidc_loc_conf_t *olcf, ngx_http_oidc_ctx_t *ctx);
+
+/*
+ * ngx_http_oidc_client_token.c: the gateway's own access token from the
+ * client credentials grant, for the upstream ("auth_oidc_client_token",
+ * $oidc_client_token) and for Bearer client authentication ("client_auth
+ * CALL client_token").  Cached in the "oidc_token_cache" zone for all
+ * workers, renewed before it expires by one worker at a time.
+ */
+char *ngx_http_oidc_client_token_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+/* the provider's own token (no extra parameters), registered once */
+void *ngx_http_oidc_client_token_add(ngx_conf_t *cf,
+    ngx_http_oidc_provider_t *p);
+ngx_int_t ngx_http_oidc_client_token_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_oidc_client_token_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_oidc_client_token_init_process(ngx_cycle_t *cycle);
+void ngx_http_oidc_client_token_exit_process(ngx_cycle_t *cycle);
+/*
+ * The provider's own token as it is cached now, copied into "pool":
+ * NGX_OK, or NGX_DECLINED (none valid: a renewal is started, logged).
+ */
+ngx_int_t ngx_http_oidc_client_token_current(ngx_http_oidc_provider_t *p,
+    ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *token);
 
 
 #endif /* _NGX_HTTP_OIDC_H_INCLUDED_ */

@@ -35,6 +35,11 @@ static int ngx_http_oidc_client_key_no_password(char *buf, int size,
     int rwflag, void *u);
 static void ngx_http_oidc_client_key_cleanup(void *data);
 static const char *ngx_http_oidc_client_auth_name(ngx_uint_t method);
+static ngx_int_t ngx_http_oidc_client_auth_check(ngx_conf_t *cf,
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_client_auth_t *ca,
+    ngx_uint_t method, ngx_uint_t line);
+static ngx_int_t ngx_http_oidc_call_from_name(ngx_str_t *name);
+static ngx_uint_t ngx_http_oidc_auth_method(ngx_str_t *name);
 static void ngx_http_oidc_client_auth_error(ngx_conf_t *cf,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_client_auth_t *ca,
     ngx_uint_t level, ngx_uint_t line, const char *what);
@@ -45,7 +50,19 @@ static ngx_http_oidc_auth_method_t  ngx_http_oidc_auth_methods[] = {
     { "client_secret_basic", NGX_HTTP_OIDC_AUTH_BASIC },
     { "client_secret_post", NGX_HTTP_OIDC_AUTH_POST },
     { "private_key_jwt", NGX_HTTP_OIDC_AUTH_JWT },
+    { "client_token", NGX_HTTP_OIDC_AUTH_CLIENT_TOKEN },
     { NULL, 0 }
+};
+
+
+/* the calls, as "client_auth" and "token_param" name them */
+static const char  *ngx_http_oidc_calls[] = {
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "revocation",
+    "introspection",
+    NULL
 };
 
 
@@ -56,7 +73,7 @@ ngx_http_oidc_client_auth_set_method(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_oidc_provider_t *p = conf;
 
     ngx_str_t                    *value;
-    ngx_http_oidc_auth_method_t  *m;
+    ngx_uint_t                    method;
     ngx_http_oidc_client_auth_t  *ca;
 
     ca = ngx_http_oidc_client_auth_get(cf, cmd, p);
@@ -70,12 +87,13 @@ ngx_http_oidc_client_auth_set_method(ngx_conf_t *cf, ngx_command_t *cmd,
 
     value = cf->args->elts;
 
-    for (m = ngx_http_oidc_auth_methods; m->name; m++) {
-        if (ngx_strcmp(value[1].data, m->name) == 0) {
-            ca->method = m->method;
-            ca->method_line = cf->conf_file->line;
-            return NGX_CONF_OK;
-        }
+    method = ngx_http_oidc_auth_method(&value[1]);
+
+    /* client_token is per call: the grant that gets it needs another */
+    if (method && method != NGX_HTTP_OIDC_AUTH_CLIENT_TOKEN) {
+        ca->method = method;
+        ca->method_line = cf->conf_file->line;
+        return NGX_CONF_OK;
     }
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -209,7 +227,7 @@ ngx_http_oidc_client_auth_setup(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
     ngx_http_oidc_client_auth_t *ca, ngx_str_t *client_id, ngx_str_t *secret,
     const char *directive)
 {
-    json_t  *id;
+    ngx_uint_t  i, used;
 
     ca->client_id = *client_id;
     ca->client_secret = *secret;
@@ -222,13 +240,69 @@ ngx_http_oidc_client_auth_setup(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
                      : NGX_HTTP_OIDC_AUTH_NONE;
     }
 
-    switch (ca->method) {
+    if (ngx_http_oidc_client_auth_check(cf, p, ca, ca->method,
+                                        ca->method_line)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    used = (ca->method == NGX_HTTP_OIDC_AUTH_JWT);
+
+    for (i = 0; i < NGX_HTTP_OIDC_CALLS; i++) {
+        if (ca->call[i] == 0) {
+            continue;
+        }
+
+        if (ngx_http_oidc_client_auth_check(cf, p, ca, ca->call[i],
+                                            ca->call_line[i])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        if (ca->call[i] == NGX_HTTP_OIDC_AUTH_JWT) {
+            used = 1;
+        }
+
+        if (ca->call[i] == NGX_HTTP_OIDC_AUTH_CLIENT_TOKEN
+            && p->client_token == NULL)
+        {
+            /* the provider's own token, kept fresh for these calls */
+            p->client_token = ngx_http_oidc_client_token_add(cf, p);
+            if (p->client_token == NULL) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (ca->key && !used) {
+        ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_WARN, ca->key_line,
+                                        (ca == p->client_auth)
+                                        ? "leaves \"client_private_key_file\" "
+                                          "unused"
+                                        : "leaves \"introspection_private_"
+                                          "key_file\" unused");
+    }
+
+    return NGX_OK;
+}
+
+
+/* what a method needs, for the default and for each call */
+
+static ngx_int_t
+ngx_http_oidc_client_auth_check(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
+    ngx_http_oidc_client_auth_t *ca, ngx_uint_t method, ngx_uint_t line)
+{
+    json_t  *id;
+
+    switch (method) {
 
     case NGX_HTTP_OIDC_AUTH_BASIC:
     case NGX_HTTP_OIDC_AUTH_POST:
-        if (secret->len == 0) {
-            ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG,
-                                            ca->method_line,
+        if (ca->client_secret.len == 0) {
+            ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG, line,
                                             (ca == p->client_auth)
                                             ? "needs \"client_secret\" or "
                                               "\"client_secret_file\""
@@ -242,8 +316,7 @@ ngx_http_oidc_client_auth_setup(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
 
     case NGX_HTTP_OIDC_AUTH_JWT:
         if (ca->key == NULL) {
-            ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG,
-                                            ca->method_line,
+            ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG, line,
                                             (ca == p->client_auth)
                                             ? "needs \"client_private_key_"
                                               "file\""
@@ -253,27 +326,37 @@ ngx_http_oidc_client_auth_setup(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
         }
 
         /* "iss" and "sub" of the assertion: a JSON string */
-        id = json_stringn((char *) client_id->data, client_id->len);
+        id = json_stringn((char *) ca->client_id.data, ca->client_id.len);
 
-        if (id == NULL || client_id->len == 0) {
-            ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG,
-                                            ca->method_line,
+        if (id == NULL || ca->client_id.len == 0) {
+            ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG, line,
                                             "needs a \"client_id\" (UTF-8)");
             return NGX_ERROR;
         }
 
         json_decref(id);
 
-        return NGX_OK;
+        break;
+
+    case NGX_HTTP_OIDC_AUTH_CLIENT_TOKEN:
+        /* the client credentials grant itself authenticates otherwise */
+        if (ca->call[NGX_HTTP_OIDC_CALL_CLIENT]
+            == NGX_HTTP_OIDC_AUTH_CLIENT_TOKEN
+            || (ca->call[NGX_HTTP_OIDC_CALL_CLIENT] == 0
+                && ca->method == NGX_HTTP_OIDC_AUTH_NONE))
+        {
+            ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_EMERG, line,
+                                            "needs the client credentials "
+                                            "grant authenticated otherwise "
+                                            "(\"client_auth client_credentials"
+                                            " client_secret_basic\")");
+            return NGX_ERROR;
+        }
+
+        break;
 
     default: /* NGX_HTTP_OIDC_AUTH_NONE */
         break;
-    }
-
-    if (ca->key) {
-        ngx_http_oidc_client_auth_error(cf, p, ca, NGX_LOG_WARN, ca->key_line,
-                                        "leaves \"client_private_key_file\" "
-                                        "unused");
     }
 
     return NGX_OK;
@@ -281,7 +364,7 @@ ngx_http_oidc_client_auth_setup(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
 
 
 ngx_int_t
-ngx_http_oidc_client_assertion(ngx_http_request_t *r,
+ngx_http_oidc_client_assertion(ngx_pool_t *pool, ngx_log_t *log,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_client_auth_t *ca,
     ngx_str_t *endpoint, ngx_str_t *assertion)
 {
@@ -293,7 +376,15 @@ ngx_http_oidc_client_assertion(ngx_http_request_t *r,
     ngx_str_t                     jti;
     ngx_oidc_err_t                err;
 
-    if (ngx_http_oidc_random(r, NGX_HTTP_OIDC_JTI_BYTES, &jti) != NGX_OK) {
+    jti.len = ngx_oidc_random_token_len(NGX_HTTP_OIDC_JTI_BYTES);
+    jti.data = ngx_pnalloc(pool, jti.len);
+
+    if (jti.data == NULL
+        || ngx_oidc_random_token(jti.data, NGX_HTTP_OIDC_JTI_BYTES, &err)
+           != NGX_OIDC_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "oidc: client assertion: no random \"jti\"");
         return NGX_ERROR;
     }
 
@@ -334,7 +425,7 @@ ngx_http_oidc_client_assertion(ngx_http_request_t *r,
     }
 
     if (h == NULL || c == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "oidc: client assertion for provider \"%V\" not built",
                       &p->name);
         rc = NGX_OIDC_ERROR;
@@ -343,7 +434,7 @@ ngx_http_oidc_client_assertion(ngx_http_request_t *r,
 
     len = ngx_oidc_jws_sign_len(ca->key, ngx_strlen(h), ngx_strlen(c));
 
-    assertion->data = ngx_pnalloc(r->pool, len);
+    assertion->data = ngx_pnalloc(pool, len);
     if (assertion->data == NULL) {
         rc = NGX_OIDC_ERROR;
         goto done;
@@ -354,7 +445,7 @@ ngx_http_oidc_client_assertion(ngx_http_request_t *r,
                            &assertion->len, &err);
 
     if (rc != NGX_OIDC_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+        ngx_log_error(NGX_LOG_ERR, log, 0,
                       "oidc: client assertion for provider \"%V\": %s",
                       &p->name, err.reason);
     }
@@ -374,6 +465,7 @@ ngx_http_oidc_client_auth_get(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_oidc_client_auth_t  **ca;
 
+    /* the login client's or the introspection client's */
     ca = (ngx_http_oidc_client_auth_t **) ((char *) p + cmd->offset);
 
     if (*ca == NULL) {
@@ -474,7 +566,7 @@ ngx_http_oidc_client_auth_error(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
     ngx_http_oidc_client_auth_t *ca, ngx_uint_t level, ngx_uint_t line,
     const char *what)
 {
-    ngx_uint_t  saved;
+    ngx_uint_t  i, saved;
 
     saved = cf->conf_file->line;
 
@@ -482,10 +574,160 @@ ngx_http_oidc_client_auth_error(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
         cf->conf_file->line = line;
     }
 
-    ngx_conf_log_error(level, cf, 0,
-                       "oidc_provider \"%V\": \"%s %s\" %s",
-                       &p->name, ca->directive,
-                       ngx_http_oidc_client_auth_name(ca->method), what);
+    for (i = 0; i < NGX_HTTP_OIDC_CALLS; i++) {
+        if (line && ca->call[i] && ca->call_line[i] == line) {
+            break;
+        }
+    }
+
+    if (i < NGX_HTTP_OIDC_CALLS) {
+        ngx_conf_log_error(level, cf, 0,
+                           "oidc_provider \"%V\": \"client_auth %s %s\" %s",
+                           &p->name, ngx_http_oidc_calls[i],
+                           ngx_http_oidc_client_auth_name(ca->call[i]), what);
+
+    } else {
+        ngx_conf_log_error(level, cf, 0,
+                           "oidc_provider \"%V\": \"%s %s\" %s",
+                           &p->name, ca->directive,
+                           ngx_http_oidc_client_auth_name(ca->method), what);
+    }
 
     cf->conf_file->line = saved;
+}
+
+
+/* client_auth CALL METHOD */
+
+char *
+ngx_http_oidc_client_auth_set_call(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oidc_provider_t *p = conf;
+
+    ngx_int_t                     call;
+    ngx_str_t                    *value;
+    ngx_http_oidc_client_auth_t  *ca;
+
+    ca = ngx_http_oidc_client_auth_get(cf, cmd, p);
+    if (ca == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    call = ngx_http_oidc_call_from_name(&value[1]);
+
+    if (call == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"client_auth\": unknown call \"%V\" "
+                           "(authorization_code, refresh_token, "
+                           "client_credentials, revocation or "
+                           "introspection)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ca->call[call]) {
+        return "is duplicate";
+    }
+
+    ca->call[call] = ngx_http_oidc_auth_method(&value[2]);
+
+    if (ca->call[call]) {
+        ca->call_line[call] = cf->conf_file->line;
+        return NGX_CONF_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "\"client_auth\": unknown method \"%V\" "
+                       "(client_secret_basic, client_secret_post, "
+                       "private_key_jwt, client_token or none)", &value[2]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* token_param CALL|all NAME VALUE */
+
+char *
+ngx_http_oidc_client_auth_set_param(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oidc_provider_t *p = conf;
+
+    ngx_int_t                     call;
+    ngx_str_t                    *value;
+    ngx_http_oidc_token_param_t  *tp;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "all", 3) == 0) {
+        call = -1;
+
+    } else {
+        call = ngx_http_oidc_call_from_name(&value[1]);
+
+        if (call == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"token_param\": unknown call \"%V\" "
+                               "(authorization_code, refresh_token, "
+                               "client_credentials, revocation, "
+                               "introspection or all)", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (value[2].len == 0) {
+        return "has an empty name";
+    }
+
+    if (p->token_params == NULL) {
+        p->token_params = ngx_array_create(cf->pool, 2,
+                                           sizeof(ngx_http_oidc_token_param_t));
+        if (p->token_params == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    tp = ngx_array_push(p->token_params);
+    if (tp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    tp->calls = (call == -1) ? (1 << NGX_HTTP_OIDC_CALLS) - 1
+                             : (ngx_uint_t) 1 << call;
+    tp->name = value[2];
+    tp->value = value[3];
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_oidc_call_from_name(ngx_str_t *name)
+{
+    ngx_int_t  i;
+
+    for (i = 0; ngx_http_oidc_calls[i]; i++) {
+        if (ngx_strcmp(name->data, ngx_http_oidc_calls[i]) == 0) {
+            return i;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
+static ngx_uint_t
+ngx_http_oidc_auth_method(ngx_str_t *name)
+{
+    ngx_http_oidc_auth_method_t  *m;
+
+    for (m = ngx_http_oidc_auth_methods; m->name; m++) {
+        if (ngx_strcmp(name->data, m->name) == 0) {
+            return m->method;
+        }
+    }
+
+    return 0;
 }

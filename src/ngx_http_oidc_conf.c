@@ -18,6 +18,9 @@
 #define NGX_HTTP_OIDC_JWKS_FILE_MAX      (1024 * 1024)
 #define NGX_HTTP_OIDC_RESPONSE_MAX       (16 * 1024 * 1024)
 #define NGX_HTTP_OIDC_ZONE_SLACK         (64 * 1024)
+/* the ngx_str_t members of ngx_http_oidc_endpoints_t */
+#define NGX_HTTP_OIDC_ENDPOINTS                                               \
+    (offsetof(ngx_http_oidc_endpoints_t, metadata) / sizeof(ngx_str_t))
 
 
 /* one block at configuration time; the provider comes first (offsets) */
@@ -29,7 +32,7 @@ typedef struct {
     size_t                        zone_size;
     ngx_uint_t                    issuer_line;
     ngx_uint_t                    config_url_line;
-    ngx_uint_t                    introspection_line;
+    ngx_uint_t                    endpoint_line[NGX_HTTP_OIDC_ENDPOINTS];
     unsigned                      audience_off:1;
     unsigned                      static_keys:1;
 } ngx_http_oidc_provider_conf_t;
@@ -83,6 +86,17 @@ static char *ngx_http_oidc_conf_set_sec_off(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_oidc_conf_set_cache_time(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_oidc_conf_set_endpoint(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_oidc_conf_endpoints(ngx_conf_t *cf,
+    ngx_http_oidc_provider_conf_t *pc);
+
+
+static ngx_conf_enum_t  ngx_http_oidc_token_formats[] = {
+    { ngx_string("form"), 0 },
+    { ngx_string("json"), 1 },
+    { ngx_null_string, 0 }
+};
 
 
 #define ngx_http_oidc_provider_offset(field)                                  \
@@ -90,6 +104,9 @@ static char *ngx_http_oidc_conf_set_cache_time(ngx_conf_t *cf,
 
 #define ngx_http_oidc_conf_offset(field)                                      \
     offsetof(ngx_http_oidc_provider_conf_t, field)
+
+#define ngx_http_oidc_endpoint_offset(field)                                  \
+    offsetof(ngx_http_oidc_endpoints_t, field)
 
 
 /* the directives of an "oidc_provider" block, dispatched by hand */
@@ -177,10 +194,6 @@ static ngx_command_t  ngx_http_oidc_provider_commands[] = {
       ngx_http_oidc_client_auth_set_key,
       0, ngx_http_oidc_provider_offset(client_auth), NULL },
 
-    { ngx_string("introspection_endpoint"), NGX_CONF_TAKE1,
-      ngx_http_oidc_conf_set_url,
-      0, ngx_http_oidc_provider_offset(introspection_endpoint), NULL },
-
     { ngx_string("introspection_client_id"), NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       0, ngx_http_oidc_provider_offset(introspection_client_id), NULL },
@@ -256,6 +269,54 @@ static ngx_command_t  ngx_http_oidc_provider_commands[] = {
 
     { ngx_string("zone_size"), NGX_CONF_TAKE1, ngx_conf_set_size_slot,
       0, ngx_http_oidc_conf_offset(zone_size), NULL },
+
+    /* providers without (complete) discovery: configured endpoints win */
+
+    { ngx_string("discovery"), NGX_CONF_FLAG, ngx_conf_set_flag_slot,
+      0, ngx_http_oidc_provider_offset(discovery), NULL },
+
+    { ngx_string("authorization_endpoint"), NGX_CONF_TAKE1,
+      ngx_http_oidc_conf_set_endpoint,
+      0, ngx_http_oidc_endpoint_offset(authorization_endpoint), NULL },
+
+    { ngx_string("token_endpoint"), NGX_CONF_TAKE1,
+      ngx_http_oidc_conf_set_endpoint,
+      0, ngx_http_oidc_endpoint_offset(token_endpoint), NULL },
+
+    { ngx_string("userinfo_endpoint"), NGX_CONF_TAKE1,
+      ngx_http_oidc_conf_set_endpoint,
+      0, ngx_http_oidc_endpoint_offset(userinfo_endpoint), NULL },
+
+    { ngx_string("jwks_uri"), NGX_CONF_TAKE1,
+      ngx_http_oidc_conf_set_endpoint,
+      0, ngx_http_oidc_endpoint_offset(jwks_uri), NULL },
+
+    { ngx_string("revocation_endpoint"), NGX_CONF_TAKE1,
+      ngx_http_oidc_conf_set_endpoint,
+      0, ngx_http_oidc_endpoint_offset(revocation_endpoint), NULL },
+
+    { ngx_string("end_session_endpoint"), NGX_CONF_TAKE1,
+      ngx_http_oidc_conf_set_endpoint,
+      0, ngx_http_oidc_endpoint_offset(end_session_endpoint), NULL },
+
+    { ngx_string("introspection_endpoint"), NGX_CONF_TAKE1,
+      ngx_http_oidc_conf_set_endpoint,
+      0, ngx_http_oidc_endpoint_offset(introspection_endpoint), NULL },
+
+    /* token requests */
+
+    { ngx_string("token_request_format"), NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      0, ngx_http_oidc_provider_offset(token_json),
+      ngx_http_oidc_token_formats },
+
+    { ngx_string("token_param"), NGX_CONF_TAKE3,
+      ngx_http_oidc_client_auth_set_param,
+      0, 0, NULL },
+
+    { ngx_string("client_auth"), NGX_CONF_TAKE2,
+      ngx_http_oidc_client_auth_set_call,
+      0, ngx_http_oidc_provider_offset(client_auth), NULL },
 
       ngx_null_command
 };
@@ -371,6 +432,11 @@ ngx_http_oidc_provider_create(ngx_conf_t *cf, ngx_str_t *name)
         return NULL;
     }
 
+    p->endpoints = ngx_pcalloc(cf->pool, sizeof(ngx_http_oidc_endpoints_t));
+    if (p->endpoints == NULL) {
+        return NULL;
+    }
+
     if (ngx_array_init(&p->http->hosts, cf->pool, 1,
                        sizeof(ngx_http_oidc_http_host_t))
         != NGX_OK)
@@ -406,6 +472,8 @@ ngx_http_oidc_provider_create(ngx_conf_t *cf, ngx_str_t *name)
     p->refresh_before = NGX_CONF_UNSET;
     p->introspection_cache_time = NGX_CONF_UNSET;
     p->introspection_negative_time = NGX_CONF_UNSET;
+    p->discovery = NGX_CONF_UNSET;
+    p->token_json = NGX_CONF_UNSET_UINT;
 
     pc->zone_size = NGX_CONF_UNSET_SIZE;
 
@@ -528,6 +596,7 @@ ngx_http_oidc_provider_init(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
     if (ngx_http_oidc_conf_limits(cf, pc) != NGX_OK
         || ngx_http_oidc_conf_uris(cf, &pc->provider) != NGX_OK
         || ngx_http_oidc_conf_urls(cf, pc) != NGX_OK
+        || ngx_http_oidc_conf_endpoints(cf, pc) != NGX_OK
         || ngx_http_oidc_conf_audiences(cf, pc) != NGX_OK
         || ngx_http_oidc_conf_algorithms(cf, pc) != NGX_OK
         || ngx_http_oidc_conf_client_secret(cf, &pc->provider,
@@ -545,7 +614,7 @@ ngx_http_oidc_provider_init(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
 
     if (pc->static_keys) {
         /* nothing is fetched but introspection: no shared state */
-        if (pc->provider.introspection_endpoint.len
+        if (pc->provider.endpoints->introspection_endpoint.len
             && ngx_http_oidc_http_conf_ssl(cf, &pc->provider) != NGX_OK)
         {
             return NGX_CONF_ERROR;
@@ -605,6 +674,8 @@ ngx_http_oidc_conf_merge(ngx_http_oidc_provider_conf_t *pc)
     /* see README: how long a revoked token may still pass, vs. load */
     ngx_conf_init_value(p->introspection_cache_time, 60);
     ngx_conf_init_value(p->introspection_negative_time, 10);
+    ngx_conf_init_value(p->discovery, 1);
+    ngx_conf_init_uint_value(p->token_json, 0);
     ngx_conf_init_size_value(pc->zone_size, 1024 * 1024);
 }
 
@@ -747,6 +818,18 @@ ngx_http_oidc_conf_urls(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
         != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    if (!p->discovery) {
+        if (p->config_url.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "oidc_provider \"%V\": \"config_url\" cannot "
+                               "be used with \"discovery off\"", &p->name);
+            return NGX_ERROR;
+        }
+
+        /* the endpoints are all configured: nothing is discovered */
+        return NGX_OK;
     }
 
     if (p->config_url.len == 0) {
@@ -924,15 +1007,6 @@ ngx_http_oidc_conf_introspection(ngx_conf_t *cf,
 
     p = &pc->provider;
     login = p->client_auth;
-
-    if (p->introspection_endpoint.len
-        && ngx_http_oidc_conf_url(cf, pc, &p->introspection_endpoint,
-                                  pc->introspection_line,
-                                  "introspection_endpoint")
-           != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
 
     if (ngx_http_oidc_conf_client_secret(cf, p,
                                          &pc->introspection_client_secret_file,
@@ -1190,6 +1264,9 @@ ngx_http_oidc_conf_zone(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
     ngx_crc32_update(&crc, p->issuer.data, p->issuer.len);
     ngx_crc32_update(&crc, (u_char *) "\n", 1);
     ngx_crc32_update(&crc, p->config_url.data, p->config_url.len);
+    ngx_crc32_update(&crc, (u_char *) "\n", 1);
+    ngx_crc32_update(&crc, p->endpoints->jwks_uri.data,
+                     p->endpoints->jwks_uri.len);
     ngx_crc32_final(crc);
 
     name.len = sizeof("oidc_provider__00000000") - 1 + p->name.len;
@@ -1244,11 +1321,6 @@ ngx_http_oidc_conf_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (cmd->offset == ngx_http_oidc_provider_offset(issuer)) {
         pc->issuer_line = cf->conf_file->line;
-
-    } else if (cmd->offset
-               == ngx_http_oidc_provider_offset(introspection_endpoint))
-    {
-        pc->introspection_line = cf->conf_file->line;
 
     } else {
         pc->config_url_line = cf->conf_file->line;
@@ -1471,4 +1543,139 @@ ngx_http_oidc_conf_set_cache_time(ngx_conf_t *cf, ngx_command_t *cmd,
     pc->provider.introspection_negative_time = t;
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_oidc_conf_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_oidc_provider_conf_t *pc = conf;
+
+    ngx_str_t  *value, *ep;
+
+    ep = (ngx_str_t *) ((u_char *) pc->provider.endpoints + cmd->offset);
+
+    if (ep->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "is empty";
+    }
+
+    *ep = value[1];
+    pc->endpoint_line[cmd->offset / sizeof(ngx_str_t)] = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+/* each configured endpoint checked and its host resolved, as the issuer */
+
+static ngx_int_t
+ngx_http_oidc_conf_endpoints(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
+{
+    ngx_str_t      *ep;
+    ngx_command_t  *cmd;
+
+    for (cmd = ngx_http_oidc_provider_commands; cmd->name.len; cmd++) {
+
+        if (cmd->set != ngx_http_oidc_conf_set_endpoint) {
+            continue;
+        }
+
+        ep = (ngx_str_t *) ((u_char *) pc->provider.endpoints + cmd->offset);
+
+        if (ep->len == 0) {
+            continue;
+        }
+
+        if (ngx_http_oidc_conf_url(cf, pc, ep,
+                                   pc->endpoint_line[cmd->offset
+                                                     / sizeof(ngx_str_t)],
+                                   (char *) cmd->name.data)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * What a location asks of a provider whose endpoints are all configured
+ * ("discovery off", or static keys): nginx -t names the endpoint missing.
+ */
+
+ngx_int_t
+ngx_http_oidc_provider_check(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
+    ngx_uint_t need, const char *directive, u_char *file, ngx_uint_t line)
+{
+    const char                 *missing, *what;
+    ngx_http_oidc_endpoints_t  *ep;
+
+    if (p->discovery && p->static_jwks == NULL) {
+        /* whatever is not configured may come from discovery */
+        return NGX_OK;
+    }
+
+    ep = p->endpoints;
+    missing = NULL;
+    what = NULL;
+
+    if (need & NGX_HTTP_OIDC_NEED_AUTH) {
+
+        if (p->static_jwks == NULL && ep->jwks_uri.len == 0) {
+            missing = "jwks_uri";
+            what = "Bearer JWT and ID token validation (or static keys: "
+                   "\"jwks_file\", \"hmac_secret_file\")";
+
+        } else if (ep->authorization_endpoint.len
+                   && ep->token_endpoint.len == 0)
+        {
+            missing = "token_endpoint";
+            what = "browser login (\"authorization_endpoint\" is set)";
+
+        } else if (ep->authorization_endpoint.len && p->userinfo
+                   && ep->userinfo_endpoint.len == 0)
+        {
+            missing = "userinfo_endpoint";
+            what = "\"userinfo on\"";
+
+        } else if (ep->authorization_endpoint.len && p->logout_uri.len
+                   && ep->end_session_endpoint.len == 0)
+        {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "oidc_provider \"%V\" has no "
+                          "\"end_session_endpoint\": \"logout_uri\" ends "
+                          "only the local session (no RP-initiated logout) "
+                          "for \"%s\" in %s:%ui", &p->name, directive,
+                          file, line);
+        }
+    }
+
+    if (missing == NULL && (need & NGX_HTTP_OIDC_NEED_TOKEN)
+        && ep->token_endpoint.len == 0)
+    {
+        missing = "token_endpoint";
+        what = "the client credentials grant";
+    }
+
+    if (missing == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "oidc_provider \"%V\" has no \"%s\" (%s), which %s needs "
+                  "for \"%s\" in %s:%ui", &p->name, missing,
+                  p->static_jwks ? "static keys, nothing is discovered"
+                                 : "\"discovery off\"",
+                  what, directive, file, line);
+
+    return NGX_ERROR;
 }

@@ -344,9 +344,12 @@ ngx_http_oidc_http_create_request(ngx_http_oidc_http_t *http, ngx_str_t *form,
     }
 
     if (form) {
-        b->last = ngx_sprintf(b->last,
-                              "Content-Type: application/x-www-form-urlencoded"
-                              CRLF "Content-Length: %uz" CRLF CRLF "%V",
+        /* a form never starts with "{" (escaped): a JSON object does */
+        b->last = ngx_sprintf(b->last, "Content-Type: %s" CRLF
+                              "Content-Length: %uz" CRLF CRLF "%V",
+                              (form->len && form->data[0] == '{')
+                              ? "application/json"
+                              : "application/x-www-form-urlencoded",
                               form->len, form);
 
     } else {

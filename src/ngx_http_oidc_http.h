@@ -140,8 +140,9 @@ ngx_int_t ngx_http_oidc_http_conf_ssl(ngx_conf_t *cf,
 
 /*
  * Starts a GET, or a POST of an application/x-www-form-urlencoded
- * "form" with extra header lines "headers" (each "Name: value" CRLF,
- * e.g. Authorization: Basic; may be NULL).  "log" gives the file and
+ * "form" (application/json when it starts with "{") with extra header
+ * lines "headers" (each "Name: value" CRLF, e.g. Authorization: Basic;
+ * may be NULL).  "log" gives the file and
  * level only (the client keeps a copy with its own handler), and the URL,
  * form and headers are copied: a fetch may outlive the request that
  * started it (a revocation at logout), else the caller cancels it from a

@@ -176,19 +176,21 @@ ngx_http_oidc_introspect_check_conf(ngx_conf_t *cf,
 
     p = conf->provider;
 
-    /* discovery may name an endpoint; static keys mean no discovery */
+    /* discovery may name an endpoint, unless nothing is discovered */
     if (conf->token_check == NGX_HTTP_OIDC_CHECK_JWT
-        || p->static_jwks == NULL
-        || p->introspection_endpoint.len)
+        || (p->static_jwks == NULL && p->discovery)
+        || p->endpoints->introspection_endpoint.len)
     {
         return NGX_CONF_OK;
     }
 
     ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                   "\"auth_oidc_token_check\" needs an introspection "
-                  "endpoint, but oidc_provider \"%V\" has static keys (no "
-                  "discovery) and no \"introspection_endpoint\" in %s:%ui",
-                  &p->name, conf->token_check_file, conf->token_check_line);
+                  "endpoint, but oidc_provider \"%V\" has %s and no "
+                  "\"introspection_endpoint\" in %s:%ui", &p->name,
+                  p->static_jwks ? "static keys (no discovery)"
+                                 : "\"discovery off\"",
+                  conf->token_check_file, conf->token_check_line);
 
     return NGX_CONF_ERROR;
 }
@@ -385,8 +387,9 @@ ngx_http_oidc_introspect_endpoint(ngx_http_request_t *r,
     ngx_oidc_jwks_t            *jwks;
     ngx_http_oidc_endpoints_t  *ep;
 
-    if (p->introspection_endpoint.len) {
-        *url = p->introspection_endpoint;
+    if (p->endpoints->introspection_endpoint.len) {
+        /* configured: wins over discovery */
+        *url = p->endpoints->introspection_endpoint;
         return NGX_OK;
     }
 
@@ -571,9 +574,10 @@ ngx_http_oidc_flight_start(ngx_http_request_t *r, ngx_http_oidc_flight_t *f,
     ngx_http_oidc_ostr_set(params[1].name, "token_type_hint");
     ngx_http_oidc_ostr_set(params[1].value, "access_token");
 
-    f->http = ngx_http_oidc_client_post_as(r, p, p->introspection_auth, url,
-                                           params, 2,
-                                           ngx_http_oidc_flight_done, f);
+    f->http = ngx_http_oidc_client_call(r->pool, r->connection->log, p,
+                                        NGX_HTTP_OIDC_CALL_INTROSPECTION, url,
+                                        params, 2, ngx_http_oidc_flight_done,
+                                        f);
     if (f->http == NULL) {
         ngx_http_oidc_flight_why(f, NGX_HTTP_SERVICE_UNAVAILABLE,
                                  "the call could not be started");

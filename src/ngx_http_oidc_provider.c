@@ -68,10 +68,12 @@ struct ngx_http_oidc_provider_rt_s {
     ngx_http_oidc_fetch_e         stage;
     json_t                       *pending;      /* discovery, before JWKS */
     ngx_str_t                     pending_raw;  /* ngx_alloc()ed */
+    ngx_str_t                     pending_uri;  /* JWKS URL being fetched */
 
     ngx_uint_t                    generation;   /* imported */
     ngx_oidc_jwks_t              *jwks;
     ngx_http_oidc_endpoints_t     endpoints;    /* metadata NULL: none */
+    ngx_http_oidc_endpoints_t     merged;       /* configured ones win */
 };
 
 
@@ -127,10 +129,34 @@ static void ngx_http_oidc_provider_install(ngx_http_oidc_provider_rt_t *rt,
     ngx_oidc_jwks_t *jwks, json_t *discovery, ngx_uint_t generation);
 static void ngx_http_oidc_provider_set_endpoints(
     ngx_http_oidc_endpoints_t *ep, json_t *json);
+static void ngx_http_oidc_provider_merge(ngx_http_oidc_provider_rt_t *rt);
+static ngx_str_t *ngx_http_oidc_provider_jwks_uri(
+    ngx_http_oidc_provider_rt_t *rt, json_t *discovery);
 static void ngx_http_oidc_provider_drop_pending(
     ngx_http_oidc_provider_rt_t *rt);
 static u_char *ngx_http_oidc_provider_printable(u_char *buf, size_t size,
     const char *s, size_t len);
+
+
+/* the endpoints of a discovery document, all ngx_str_t */
+static const struct {
+    const char  *name;
+    size_t       offset;
+} ngx_http_oidc_provider_fields[] = {
+    { "issuer", offsetof(ngx_http_oidc_endpoints_t, issuer) },
+    { "jwks_uri", offsetof(ngx_http_oidc_endpoints_t, jwks_uri) },
+    { "authorization_endpoint",
+      offsetof(ngx_http_oidc_endpoints_t, authorization_endpoint) },
+    { "token_endpoint", offsetof(ngx_http_oidc_endpoints_t, token_endpoint) },
+    { "userinfo_endpoint",
+      offsetof(ngx_http_oidc_endpoints_t, userinfo_endpoint) },
+    { "end_session_endpoint",
+      offsetof(ngx_http_oidc_endpoints_t, end_session_endpoint) },
+    { "introspection_endpoint",
+      offsetof(ngx_http_oidc_endpoints_t, introspection_endpoint) },
+    { "revocation_endpoint",
+      offsetof(ngx_http_oidc_endpoints_t, revocation_endpoint) }
+};
 
 
 ngx_int_t
@@ -194,7 +220,10 @@ ngx_http_oidc_provider_init_process(ngx_cycle_t *cycle,
 
     p->rt = rt;
 
-    if (p->static_jwks) {
+    if (p->static_jwks
+        || (!p->discovery && p->endpoints->jwks_uri.len == 0))
+    {
+        /* nothing to fetch: keys from files, or none (checked at -t) */
         return NGX_OK;
     }
 
@@ -291,6 +320,13 @@ ngx_http_oidc_provider_keys(ngx_http_request_t *r,
         return ngx_http_oidc_provider_static_keys(p, kid, jwks);
     }
 
+    if (rt->sh == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "oidc: provider \"%V\" has no keys: \"discovery off\" "
+                      "and no \"jwks_uri\"", &p->name);
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
     w = ngx_http_oidc_provider_waiter(r, rt);
 
     if (w && w->queued) {
@@ -348,13 +384,17 @@ ngx_http_oidc_provider_endpoints(ngx_http_oidc_provider_t *p)
 
     rt = p->rt;
 
-    if (rt == NULL || p->static_jwks) {
+    if (rt == NULL) {
         return NULL;
+    }
+
+    if (p->static_jwks || !p->discovery) {
+        return p->endpoints;
     }
 
     ngx_http_oidc_provider_sync(rt);
 
-    return rt->endpoints.metadata ? &rt->endpoints : NULL;
+    return rt->endpoints.metadata ? &rt->merged : NULL;
 }
 
 
@@ -670,10 +710,13 @@ ngx_http_oidc_provider_start(ngx_http_oidc_provider_rt_t *rt, ngx_uint_t kid)
         return rc;
     }
 
-    if (kid && rt->endpoints.metadata && rt->endpoints.jwks_uri.len) {
-        /* the discovery document is recent enough */
+    if (!p->discovery
+        || (kid && rt->endpoints.metadata && rt->merged.jwks_uri.len))
+    {
+        /* no discovery at all, or the document is recent enough */
         return ngx_http_oidc_provider_fetch(rt, NGX_HTTP_OIDC_FETCH_JWKS,
-                                            &rt->endpoints.jwks_uri);
+                                            ngx_http_oidc_provider_jwks_uri(
+                                                rt, rt->endpoints.metadata));
     }
 
     return ngx_http_oidc_provider_fetch(rt, NGX_HTTP_OIDC_FETCH_DISCOVERY,
@@ -743,8 +786,6 @@ ngx_http_oidc_provider_discovery_done(ngx_http_oidc_provider_rt_t *rt,
     ngx_http_oidc_http_response_t *resp)
 {
     json_t      *json;
-    ngx_str_t    jwks_uri;
-    const char  *s;
     u_char       err[NGX_MAX_CONF_ERRSTR];
 
     json = ngx_http_oidc_provider_discovery(rt, &resp->body, err,
@@ -767,11 +808,9 @@ ngx_http_oidc_provider_discovery_done(ngx_http_oidc_provider_rt_t *rt,
     rt->pending_raw.len = resp->body.len;
     ngx_memcpy(rt->pending_raw.data, resp->body.data, resp->body.len);
 
-    s = ngx_oidc_json_get_string(json, "jwks_uri", &jwks_uri.len);
-    jwks_uri.data = (u_char *) s;
-
     (void) ngx_http_oidc_provider_fetch(rt, NGX_HTTP_OIDC_FETCH_JWKS,
-                                        &jwks_uri);
+                                        ngx_http_oidc_provider_jwks_uri(rt,
+                                                                       json));
 }
 
 
@@ -814,6 +853,11 @@ ngx_http_oidc_provider_discovery(ngx_http_oidc_provider_rt_t *rt,
                       "\"%*s\" does not match \"%V\"", len, text, &p->issuer)
             = '\0';
         goto failed;
+    }
+
+    if (p->endpoints->jwks_uri.len) {
+        /* the configured one wins: the document need not have one */
+        return json;
     }
 
     s.data = (u_char *) ngx_oidc_json_get_string(json, "jwks_uri", &s.len);
@@ -1165,6 +1209,7 @@ ngx_http_oidc_provider_install(ngx_http_oidc_provider_rt_t *rt,
         }
 
         ngx_http_oidc_provider_set_endpoints(&rt->endpoints, discovery);
+        ngx_http_oidc_provider_merge(rt);
     }
 
     rt->generation = generation;
@@ -1179,33 +1224,18 @@ ngx_http_oidc_provider_set_endpoints(ngx_http_oidc_endpoints_t *ep,
     ngx_str_t   *s;
     const char  *v;
 
-    static const struct {
-        const char  *name;
-        size_t       offset;
-    } fields[] = {
-        { "issuer", offsetof(ngx_http_oidc_endpoints_t, issuer) },
-        { "jwks_uri", offsetof(ngx_http_oidc_endpoints_t, jwks_uri) },
-        { "authorization_endpoint",
-          offsetof(ngx_http_oidc_endpoints_t, authorization_endpoint) },
-        { "token_endpoint",
-          offsetof(ngx_http_oidc_endpoints_t, token_endpoint) },
-        { "userinfo_endpoint",
-          offsetof(ngx_http_oidc_endpoints_t, userinfo_endpoint) },
-        { "end_session_endpoint",
-          offsetof(ngx_http_oidc_endpoints_t, end_session_endpoint) },
-        { "introspection_endpoint",
-          offsetof(ngx_http_oidc_endpoints_t, introspection_endpoint) },
-        { "revocation_endpoint",
-          offsetof(ngx_http_oidc_endpoints_t, revocation_endpoint) }
-    };
-
     ep->metadata = json;
 
-    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        s = (ngx_str_t *) ((u_char *) ep + fields[i].offset);
+    for (i = 0; i < sizeof(ngx_http_oidc_provider_fields)
+                    / sizeof(ngx_http_oidc_provider_fields[0]); i++)
+    {
+        s = (ngx_str_t *) ((u_char *) ep
+                           + ngx_http_oidc_provider_fields[i].offset);
 
         /* strings stay valid as long as the document */
-        v = ngx_oidc_json_get_string(json, fields[i].name, &s->len);
+        v = ngx_oidc_json_get_string(json,
+                                     ngx_http_oidc_provider_fields[i].name,
+                                     &s->len);
 
         if (v == NULL) {
             ngx_str_set(s, "");
@@ -1214,6 +1244,50 @@ ngx_http_oidc_provider_set_endpoints(ngx_http_oidc_endpoints_t *ep,
 
         s->data = (u_char *) v;
     }
+}
+
+
+/* what discovery says, each endpoint configured in the block winning */
+
+static void
+ngx_http_oidc_provider_merge(ngx_http_oidc_provider_rt_t *rt)
+{
+    size_t       offset;
+    ngx_str_t   *conf;
+    ngx_uint_t   i;
+
+    rt->merged = rt->endpoints;
+
+    for (i = 0; i < sizeof(ngx_http_oidc_provider_fields)
+                    / sizeof(ngx_http_oidc_provider_fields[0]); i++)
+    {
+        offset = ngx_http_oidc_provider_fields[i].offset;
+        conf = (ngx_str_t *) ((u_char *) rt->provider->endpoints + offset);
+
+        if (conf->len) {
+            *(ngx_str_t *) ((u_char *) &rt->merged + offset) = *conf;
+        }
+    }
+}
+
+
+/* the configured "jwks_uri", else the document's (checked usable) */
+
+static ngx_str_t *
+ngx_http_oidc_provider_jwks_uri(ngx_http_oidc_provider_rt_t *rt,
+    json_t *discovery)
+{
+    const char  *s;
+
+    if (rt->provider->endpoints->jwks_uri.len || discovery == NULL) {
+        return &rt->provider->endpoints->jwks_uri;
+    }
+
+    s = ngx_oidc_json_get_string(discovery, "jwks_uri",
+                                 &rt->pending_uri.len);
+    rt->pending_uri.data = (u_char *) s;
+
+    return &rt->pending_uri;
 }
 
 

@@ -15,8 +15,19 @@
 #define NGX_HTTP_OIDC_TOKEN_PARAMS_MAX  16
 
 
-static ngx_int_t ngx_http_oidc_client_basic(ngx_http_request_t *r,
+static ngx_uint_t ngx_http_oidc_client_call_of(ngx_http_oidc_provider_t *p,
+    ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t n);
+static ngx_int_t ngx_http_oidc_client_authenticate(ngx_pool_t *pool,
+    ngx_log_t *log, ngx_http_oidc_provider_t *p,
+    ngx_http_oidc_client_auth_t *ca, ngx_uint_t method, ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t *n,
+    ngx_str_t *auth, ngx_str_t **hdr);
+static ngx_int_t ngx_http_oidc_client_body(ngx_pool_t *pool,
+    ngx_http_oidc_provider_t *p, ngx_oidc_param_t *params, size_t n,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_oidc_client_basic(ngx_pool_t *pool,
     ngx_http_oidc_client_auth_t *ca, ngx_str_t *header);
+static ngx_int_t ngx_http_oidc_client_bearer(ngx_pool_t *pool,
+    ngx_log_t *log, ngx_http_oidc_provider_t *p, ngx_str_t *header);
 
 
 ngx_http_oidc_http_t *
@@ -44,23 +55,27 @@ ngx_http_oidc_client_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t n,
     ngx_http_oidc_http_done_pt handler, void *data)
 {
-    return ngx_http_oidc_client_post_as(r, p, p->client_auth, endpoint,
-                                        params, n, handler, data);
+    return ngx_http_oidc_client_call(r->pool, r->connection->log, p,
+                                     ngx_http_oidc_client_call_of(p, endpoint,
+                                                                  params, n),
+                                     endpoint, params, n, handler, data);
 }
 
 
 ngx_http_oidc_http_t *
-ngx_http_oidc_client_post_as(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_http_oidc_client_auth_t *ca,
-    ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t n,
-    ngx_http_oidc_http_done_pt handler, void *data)
+ngx_http_oidc_client_call(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_oidc_provider_t *p, ngx_uint_t call, ngx_str_t *endpoint,
+    ngx_oidc_param_t *params, size_t n, ngx_http_oidc_http_done_pt handler,
+    void *data)
 {
-    size_t             len, i;
-    ngx_str_t          form, url, basic, assertion, *hdr;
-    ngx_oidc_param_t   all[NGX_HTTP_OIDC_TOKEN_PARAMS_MAX];
+    size_t                        i;
+    ngx_str_t                     body, url, auth, *hdr;
+    ngx_uint_t                    method;
+    ngx_oidc_param_t              all[NGX_HTTP_OIDC_TOKEN_PARAMS_MAX];
+    ngx_http_oidc_client_auth_t  *ca;
+    ngx_http_oidc_token_param_t  *tp;
 
-    /* room for the two parameters of client authentication */
-    if (n + 2 > NGX_HTTP_OIDC_TOKEN_PARAMS_MAX) {
+    if (n > NGX_HTTP_OIDC_TOKEN_PARAMS_MAX) {
         return NULL;
     }
 
@@ -68,73 +83,256 @@ ngx_http_oidc_client_post_as(ngx_http_request_t *r,
         all[i] = params[i];
     }
 
-    hdr = NULL;
+    /* the provider's extra parameters of this call (audience, ...) */
+    tp = p->token_params ? p->token_params->elts : NULL;
 
-    switch (ca->method) {
+    for (i = 0; tp && i < p->token_params->nelts; i++) {
+        if (!(tp[i].calls & ((ngx_uint_t) 1 << call))) {
+            continue;
+        }
 
-    case NGX_HTTP_OIDC_AUTH_BASIC:
-        if (ngx_http_oidc_client_basic(r, ca, &basic) != NGX_OK) {
+        /* room kept for the two parameters of client authentication */
+        if (n + 2 >= NGX_HTTP_OIDC_TOKEN_PARAMS_MAX) {
             return NULL;
         }
 
-        hdr = &basic;
+        ngx_memzero(&all[n], sizeof(ngx_oidc_param_t));
+        ngx_http_oidc_ostr(all[n].name, tp[i].name);
+        ngx_http_oidc_ostr(all[n].value, tp[i].value);
+        n++;
+    }
+
+    if (n + 2 > NGX_HTTP_OIDC_TOKEN_PARAMS_MAX) {
+        return NULL;
+    }
+
+    ngx_memzero(&all[n], 2 * sizeof(ngx_oidc_param_t));
+
+    /* introspection may have credentials of its own */
+    ca = (call == NGX_HTTP_OIDC_CALL_INTROSPECTION && p->introspection_auth)
+         ? p->introspection_auth : p->client_auth;
+
+    method = ca->call[call] ? ca->call[call] : ca->method;
+
+    if (ngx_http_oidc_client_authenticate(pool, log, p, ca, method, endpoint,
+                                          &all[n], &n, &auth, &hdr)
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_http_oidc_client_body(pool, p, all, n, &body) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "oidc: request to provider \"%V\" not built", &p->name);
+        return NULL;
+    }
+
+    url.data = ngx_pstrdup(pool, endpoint);
+    if (url.data == NULL) {
+        return NULL;
+    }
+
+    url.len = endpoint->len;
+
+    return ngx_http_oidc_http_post_form(p, &url, &body, hdr, log, handler,
+                                        data);
+}
+
+
+/*
+ * The client's authentication by "method": a header line in *auth (*hdr
+ * points to it), or up to two parameters at "params" (*n grows)
+ */
+
+static ngx_int_t
+ngx_http_oidc_client_authenticate(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_oidc_provider_t *p, ngx_http_oidc_client_auth_t *ca,
+    ngx_uint_t method, ngx_str_t *endpoint,
+    ngx_oidc_param_t *params, size_t *n, ngx_str_t *auth, ngx_str_t **hdr)
+{
+    ngx_str_t  assertion;
+
+    *hdr = NULL;
+
+    switch (method) {
+
+    case NGX_HTTP_OIDC_AUTH_BASIC:
+        if (ngx_http_oidc_client_basic(pool, ca, auth) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        *hdr = auth;
+        break;
+
+    case NGX_HTTP_OIDC_AUTH_CLIENT_TOKEN:
+        /* Dintero: the client's own client credentials token */
+        if (ngx_http_oidc_client_bearer(pool, log, p, auth) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        *hdr = auth;
         break;
 
     case NGX_HTTP_OIDC_AUTH_POST:
         /* RFC 6749 2.3.1: both in the body */
-        ngx_http_oidc_ostr_set(all[n].name, "client_id");
-        ngx_http_oidc_ostr(all[n].value, ca->client_id);
-        ngx_http_oidc_ostr_set(all[n + 1].name, "client_secret");
-        ngx_http_oidc_ostr(all[n + 1].value, ca->client_secret);
-        n += 2;
+        ngx_http_oidc_ostr_set(params[0].name, "client_id");
+        ngx_http_oidc_ostr(params[0].value, ca->client_id);
+        ngx_http_oidc_ostr_set(params[1].name, "client_secret");
+        ngx_http_oidc_ostr(params[1].value, ca->client_secret);
+        *n += 2;
         break;
 
     case NGX_HTTP_OIDC_AUTH_JWT:
         /* RFC 7523 2.2, a new assertion for each call */
-        if (ngx_http_oidc_client_assertion(r, p, ca, endpoint, &assertion)
+        if (ngx_http_oidc_client_assertion(pool, log, p, ca, endpoint,
+                                           &assertion)
             != NGX_OK)
         {
-            return NULL;
+            return NGX_ERROR;
         }
 
-        ngx_http_oidc_ostr_set(all[n].name, "client_assertion_type");
-        ngx_http_oidc_ostr_set(all[n].value,
+        ngx_http_oidc_ostr_set(params[0].name, "client_assertion_type");
+        ngx_http_oidc_ostr_set(params[0].value,
                                "urn:ietf:params:oauth:client-assertion-type:"
                                "jwt-bearer");
-        ngx_http_oidc_ostr_set(all[n + 1].name, "client_assertion");
-        ngx_http_oidc_ostr(all[n + 1].value, assertion);
-        n += 2;
+        ngx_http_oidc_ostr_set(params[1].name, "client_assertion");
+        ngx_http_oidc_ostr(params[1].value, assertion);
+        *n += 2;
         break;
 
     default: /* NGX_HTTP_OIDC_AUTH_NONE */
         /* a public client (PKCE) names itself in the body */
-        ngx_http_oidc_ostr_set(all[n].name, "client_id");
-        ngx_http_oidc_ostr(all[n].value, ca->client_id);
-        n++;
+        ngx_http_oidc_ostr_set(params[0].name, "client_id");
+        ngx_http_oidc_ostr(params[0].value, ca->client_id);
+        (*n)++;
     }
 
-    len = ngx_oidc_form_build_len(all, n, NGX_OIDC_URL_FORM);
+    return NGX_OK;
+}
 
-    form.data = ngx_pnalloc(r->pool, len);
-    url.data = ngx_pstrdup(r->pool, endpoint);
 
-    if (form.data == NULL || url.data == NULL) {
-        return NULL;
+/*
+ * Which call a request is, for the callers that do not say: its grant
+ * type, else a revocation at the revocation endpoint, else introspection
+ */
+
+static ngx_uint_t
+ngx_http_oidc_client_call_of(ngx_http_oidc_provider_t *p, ngx_str_t *endpoint,
+    ngx_oidc_param_t *params, size_t n)
+{
+    size_t                      i;
+    ngx_oidc_str_t             *v;
+    ngx_http_oidc_endpoints_t  *ep;
+
+    for (i = 0; i < n; i++) {
+        if (params[i].name.len != sizeof("grant_type") - 1
+            || ngx_strncmp(params[i].name.data, "grant_type",
+                           sizeof("grant_type") - 1) != 0)
+        {
+            continue;
+        }
+
+        v = &params[i].value;
+
+        if (v->len == sizeof("refresh_token") - 1
+            && ngx_strncmp(v->data, "refresh_token", v->len) == 0)
+        {
+            return NGX_HTTP_OIDC_CALL_REFRESH;
+        }
+
+        if (v->len == sizeof("client_credentials") - 1
+            && ngx_strncmp(v->data, "client_credentials", v->len) == 0)
+        {
+            return NGX_HTTP_OIDC_CALL_CLIENT;
+        }
+
+        return NGX_HTTP_OIDC_CALL_CODE;
     }
 
-    form.len = ngx_oidc_form_build(form.data, all, n, NGX_OIDC_URL_FORM);
-    url.len = endpoint->len;
+    ep = ngx_http_oidc_provider_endpoints(p);
 
-    return ngx_http_oidc_http_post_form(p, &url, &form, hdr,
-                                        r->connection->log, handler, data);
+    if (ep != NULL && ep->revocation_endpoint.len == endpoint->len
+        && ngx_strncmp(ep->revocation_endpoint.data, endpoint->data,
+                       endpoint->len) == 0)
+    {
+        return NGX_HTTP_OIDC_CALL_REVOCATION;
+    }
+
+    return NGX_HTTP_OIDC_CALL_INTROSPECTION;
+}
+
+
+/*
+ * A form (RFC 6749), or for providers that take only JSON (Dintero) an
+ * object of strings; the client sends a body starting with "{" as JSON
+ */
+
+static ngx_int_t
+ngx_http_oidc_client_body(ngx_pool_t *pool, ngx_http_oidc_provider_t *p,
+    ngx_oidc_param_t *params, size_t n, ngx_str_t *body)
+{
+    char    *text;
+    size_t   i, len;
+    json_t  *obj;
+
+    if (!p->token_json) {
+        len = ngx_oidc_form_build_len(params, n, NGX_OIDC_URL_FORM);
+
+        body->data = ngx_pnalloc(pool, len);
+        if (body->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        body->len = ngx_oidc_form_build(body->data, params, n,
+                                        NGX_OIDC_URL_FORM);
+        return NGX_OK;
+    }
+
+    obj = json_object();
+    if (obj == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        /* names are configuration or ours: no NUL in them */
+        if (json_object_setn_new(obj, (char *) params[i].name.data,
+                                 params[i].name.len,
+                                 json_stringn((char *) params[i].value.data,
+                                              params[i].value.len))
+            != 0)
+        {
+            json_decref(obj);
+            return NGX_ERROR;
+        }
+    }
+
+    text = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->len = ngx_strlen(text);
+    body->data = ngx_pnalloc(pool, body->len);
+
+    if (body->data != NULL) {
+        ngx_memcpy(body->data, text, body->len);
+    }
+
+    /* it may hold a secret or a refresh token */
+    ngx_explicit_memzero(text, body->len);
+    free(text);
+
+    return body->data ? NGX_OK : NGX_ERROR;
 }
 
 
 /* client_secret_basic: RFC 6749 2.3.1, each part form-encoded */
 
 static ngx_int_t
-ngx_http_oidc_client_basic(ngx_http_request_t *r,
-    ngx_http_oidc_client_auth_t *ca, ngx_str_t *header)
+ngx_http_oidc_client_basic(ngx_pool_t *pool, ngx_http_oidc_client_auth_t *ca,
+    ngx_str_t *header)
 {
     size_t     len;
     u_char    *s;
@@ -146,8 +344,8 @@ ngx_http_oidc_client_basic(ngx_http_request_t *r,
                                         ca->client_secret.len,
                                         NGX_OIDC_URL_FORM);
 
-    cred.data = ngx_pnalloc(r->pool, len);
-    header->data = ngx_pnalloc(r->pool, sizeof("Authorization: Basic ") - 1
+    cred.data = ngx_pnalloc(pool, len);
+    header->data = ngx_pnalloc(pool, sizeof("Authorization: Basic ") - 1
                                + ngx_base64_encoded_length(len) + 2);
     if (cred.data == NULL || header->data == NULL) {
         return NGX_ERROR;
@@ -166,6 +364,38 @@ ngx_http_oidc_client_basic(ngx_http_request_t *r,
     b64.data = s;
     ngx_encode_base64(&b64, &cred);
     s += b64.len;
+    *s++ = CR; *s++ = LF;
+    header->len = s - header->data;
+
+    return NGX_OK;
+}
+
+
+/* Authorization: Bearer, the provider's own client credentials token */
+
+static ngx_int_t
+ngx_http_oidc_client_bearer(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_http_oidc_provider_t *p, ngx_str_t *header)
+{
+    u_char     *s;
+    ngx_str_t   token;
+
+    if (ngx_http_oidc_client_token_current(p, pool, log, &token) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "oidc: provider \"%V\": no client credentials token "
+                      "for the client's authentication yet", &p->name);
+        return NGX_ERROR;
+    }
+
+    header->data = ngx_pnalloc(pool, sizeof("Authorization: Bearer " CRLF)
+                                     - 1 + token.len);
+    if (header->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = ngx_cpymem(header->data, "Authorization: Bearer ",
+                   sizeof("Authorization: Bearer ") - 1);
+    s = ngx_cpymem(s, token.data, token.len);
     *s++ = CR; *s++ = LF;
     header->len = s - header->data;
 
