@@ -27,11 +27,11 @@ export function runnable(text) {
     .replace(/^\s*allow_insecure_http\s+\S+;.*\n/gm, '')
     .replace(/oidc_provider\s+(\S+)\s*\{/g, (m) => `${m}\n    allow_insecure_http on;`)
     .replace(/^(\s*)listen\s+[^;]+;/gm, '$1listen 127.0.0.1:{{PORT}};')
-    .replace(/^(\s*)(client_secret_file|hmac_secret_file)\s+\S+;/gm, `$1$2 ${SECRET};`);
+    .replace(/^(\s*)(client_secret_file|introspection_client_secret_file|hmac_secret_file)\s+\S+;/gm, `$1$2 ${SECRET};`);
 }
 
 test('conf-examples/ has examples', () => {
-  for (const f of ['dintero-sidecar.conf', 'keycloak.conf', 'auth0-namespaced-claims.conf']) {
+  for (const f of ['dintero-sidecar.conf', 'keycloak.conf', 'auth0-namespaced-claims.conf', 'fhir-introspection.conf']) {
     assert.ok(FILES.includes(f), `${f} is there`);
   }
 });
