@@ -9,6 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import {
   REPO, startProvider, startEcho, startNginx, startHangingServer, stopAll, http, headerValues,
@@ -310,6 +311,24 @@ test('the provider failing gives 503, never 401, and the log never holds the tok
   assert.ok(!log.includes(t), 'the token reached the error log');
   // failures are not cached: the provider that works still answers
   assert.equal((await call('/api/after', t)).status, 200);
+});
+
+test('a client gone while its request waits for the call: no harm to the others', async () => {
+  const t = await opaque();
+  // both wait on one call to the hanging endpoint; one client leaves early
+  const gone = new Promise((resolve) => {
+    const s = net.connect({ port: ng.port, host: '127.0.0.1' }, () => {
+      s.write(`GET /hanging/gone HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t}\r\n\r\n`);
+      setTimeout(() => { s.destroy(); resolve(); }, 200);
+    });
+    s.on('error', resolve);
+  });
+  const stays = call('/hanging/stays', t);
+  await gone;
+  const r = await stays;
+  assert.equal(r.status, 503);
+  assert.equal(r.reached, false);
+  assert.equal((await call('/api/alive', t)).status, 200);
 });
 
 test('SMART on FHIR with an introspected opaque token (patient compartment)', async () => {

@@ -8,7 +8,8 @@
  * libFuzzer target: the input as an RFC 7662 introspection response
  * (ngx_oidc_introspection_check, with an audience and without, with
  * "exp" required and not), and as a Bearer token for the "auto" choice
- * (ngx_oidc_introspection_is_jwt).  Besides crashes and leaks it aborts
+ * (ngx_oidc_introspection_is_jwt), and as an error answer
+ * (ngx_oidc_introspection_unsupported).  Besides crashes and leaks it aborts
  * when a refusal has no reason or an unprintable detail, or when an
  * accepted answer fails an independent look at it (active is true, iss
  * and aud as configured, exp when required).
@@ -138,6 +139,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_response(data, size, (unsigned) size + 3);
 
     (void) ngx_oidc_introspection_is_jwt(data, size, 16384, &issuer);
+    (void) ngx_oidc_introspection_unsupported(data, size, 65536);
 
     return 0;
 }
