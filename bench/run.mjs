@@ -18,6 +18,9 @@
 //              (t/lib/op.mjs), then every request carries the session
 //              cookie; compared with
 //   bare-cookie  no module, the same session cookie sent
+//   repeated-off, session-off  the same two cases on a second nginx
+//              (1 worker) whose only difference is "oidc_metrics off":
+//              what the counters cost (ratio on/off of the same run)
 // Each location passes 2 claims upstream as headers.  Runs are interleaved
 // (bare, repeated, distinct, nocache, bare, ...) and the median of the rounds
 // is reported, with each ratio to the bare proxy of the same run; absolute
@@ -95,9 +98,11 @@ end
 
 const ports = { upstream: await freePort(), bare: await freePort(), repeated: await freePort(),
   distinct: await freePort(), nocache: await freePort(), 'bare-cookie': await freePort(),
-  session: await freePort() };
+  session: await freePort(), 'repeated-off': await freePort(), 'session-off': await freePort() };
 const sessionOrigin = `http://127.0.0.1:${ports.session}`;
-const op = await startProvider({ rpOrigin: sessionOrigin });
+const sessionOffOrigin = `http://127.0.0.1:${ports['session-off']}`;
+const op = await startProvider({ rpOrigin: sessionOrigin,
+  redirectUris: [`${sessionOrigin}/oidc_callback`, `${sessionOffOrigin}/oidc_callback`] });
 
 const protectedServer = (port, cache) => `
     server {
@@ -111,21 +116,35 @@ const protectedServer = (port, cache) => `
         }
     }`;
 
-fs.writeFileSync(path.join(dir, 'nginx.conf'), `
+const sessionServer = (port) => `
+    server {
+        listen 127.0.0.1:${port};
+        location / {
+            auth_oidc dev;
+            auth_oidc_header X-User $oidc_claim_sub;
+            auth_oidc_header X-Token $oidc_access_token;
+            proxy_pass http://upstream;
+        }
+    }`;
+
+// the second nginx has the same module configuration, counters off
+const head = (name, metrics) => `
 load_module ${MODULE};
 daemon off;
 worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
+pid ${dir}/${name}.pid;
+error_log ${dir}/logs/${name}.log warn;
 events { worker_connections 1024; }
 http {
+    oidc_metrics ${metrics};
     access_log off;
     client_body_temp_path ${dir}/tmp/body;
     proxy_temp_path ${dir}/tmp/proxy;
     fastcgi_temp_path ${dir}/tmp/fastcgi;
     uwsgi_temp_path ${dir}/tmp/uwsgi;
     scgi_temp_path ${dir}/tmp/scgi;
-
+`;
+const common = `
     upstream upstream { server 127.0.0.1:${ports.upstream}; keepalive 64; }
     proxy_http_version 1.1;
     proxy_set_header Connection "";
@@ -167,44 +186,52 @@ http {
             proxy_pass http://upstream;
         }
     }
-    server {
-        listen 127.0.0.1:${ports.session};
-        location / {
-            auth_oidc dev;
-            auth_oidc_header X-User $oidc_claim_sub;
-            auth_oidc_header X-Token $oidc_access_token;
-            proxy_pass http://upstream;
-        }
-    }
+${sessionServer(ports.session)}
 ${protectedServer(ports.repeated, 'on')}
 ${protectedServer(ports.distinct, 'on')}
 ${protectedServer(ports.nocache, 'off')}
 }
-`);
+`;
+fs.writeFileSync(path.join(dir, 'nginx.conf'), `${head('nginx', 'on')}${common}`);
+fs.writeFileSync(path.join(dir, 'off.conf'), `${head('off', 'off')}${common}`
+  .replace(/\n    server \{[\s\S]*$/, `
+${protectedServer(ports['repeated-off'], 'on')}
+${sessionServer(ports['session-off'])}
+}
+`));
 
 const nginx = spawn(NGINX, ['-p', `${dir}/`, '-c', `${dir}/nginx.conf`, '-e', 'stderr'],
   { stdio: ['ignore', 'inherit', 'inherit'] });
-const stop = () => { try { nginx.kill('SIGQUIT'); } catch { /* gone */ } };
+const off = spawn(NGINX, ['-p', `${dir}/`, '-c', `${dir}/off.conf`, '-e', 'stderr'],
+  { stdio: ['ignore', 'inherit', 'inherit'] });
+const stop = () => {
+  for (const n of [nginx, off]) { try { n.kill('SIGQUIT'); } catch { /* gone */ } }
+};
 process.on('exit', stop);
 await waitPort(ports.nocache, { child: nginx, what: 'nginx' });
+await waitPort(ports['session-off'], { child: off, what: 'nginx (oidc_metrics off)' });
 
-// one browser login for the session case
-const browser = await launchBrowser();
-let cookie;
-try {
-  await browser.page.goto(`${sessionOrigin}/`);
-  await devLogin(browser.page, { until: (u) => u.origin === sessionOrigin });
-  const c = (await browser.cookies(sessionOrigin)).find((x) => x.name.endsWith('NGX_OIDC_SESSION'));
-  if (!c) throw new Error('no session cookie after the login');
-  cookie = `${c.name}=${c.value}`;
-} finally {
-  await browser.close();
+// one browser login for each session case
+async function login(origin) {
+  const browser = await launchBrowser();
+  try {
+    await browser.page.goto(`${origin}/`);
+    await devLogin(browser.page, { until: (u) => u.origin === origin });
+    const c = (await browser.cookies(origin)).find((x) => x.name.endsWith('NGX_OIDC_SESSION'));
+    if (!c) throw new Error('no session cookie after the login');
+    return `${c.name}=${c.value}`;
+  } finally {
+    await browser.close();
+  }
 }
+const cookie = await login(sessionOrigin);
+const cookieOff = await login(sessionOffOrigin);
 
 function wrk(port, { script, seconds = SECONDS } = {}) {
   const args = ['-t1', `-c${CONNS}`, `-d${seconds}s`];
   if (script) args.push('-s', script);
   else if (port === ports.session || port === ports['bare-cookie']) args.push('-H', `Cookie: ${cookie}`);
+  else if (port === ports['session-off']) args.push('-H', `Cookie: ${cookieOff}`);
   else args.push('-H', `Authorization: Bearer ${token}`);
   args.push(`http://127.0.0.1:${port}/`);
   const out = execFileSync('wrk', args, { encoding: 'utf8' });
@@ -228,11 +255,13 @@ if (process.argv.includes('--serve')) {
 }
 
 // warm up: connections, keys, cache
-for (const p of [ports.bare, ports.repeated, ports.nocache, ports['bare-cookie'], ports.session]) {
+for (const p of [ports.bare, ports.repeated, ports.nocache, ports['bare-cookie'], ports.session,
+  ports['repeated-off'], ports['session-off']]) {
   wrk(p, { seconds: 1 });
 }
 
-const runs = { bare: [], repeated: [], distinct: [], nocache: [], 'bare-cookie': [], session: [] };
+const runs = { bare: [], repeated: [], distinct: [], nocache: [], 'bare-cookie': [], session: [],
+  'repeated-off': [], 'session-off': [] };
 for (let i = 0; i < ROUNDS; i++) {
   for (const k of Object.keys(runs)) {
     runs[k].push(wrk(ports[k], k === 'distinct' ? { script: lua } : {}));
@@ -247,9 +276,15 @@ console.log(`${spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim()}, `
 console.log('case          req/s (median)   ratio to bare   runs');
 for (const [k, v] of Object.entries(runs)) {
   // the session case is compared with the bare proxy sending its cookie
-  const ref = k === 'session' || k === 'bare-cookie' ? median(runs['bare-cookie']) : bare;
+  const ref = k.startsWith('session') || k === 'bare-cookie' ? median(runs['bare-cookie']) : bare;
   console.log(`${k.padEnd(14)}${median(v).toFixed(0).padStart(14)}   ${(median(v) / ref).toFixed(3).padStart(13)}`
     + `   ${v.map((x) => x.toFixed(0)).join(' ')}`);
+}
+
+// the cost of the counters: the same case with "oidc_metrics off", same run
+for (const k of ['repeated', 'session']) {
+  console.log(`metrics on/off, ${k}: ${(median(runs[k]) / median(runs[`${k}-off`])).toFixed(3)}`
+    + ` (round by round: ${runs[k].map((x, i) => (x / runs[`${k}-off`][i]).toFixed(3)).join(' ')})`);
 }
 
 if (MEMORY) {

@@ -108,6 +108,7 @@ ngx_http_oidc_backchannel(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         return rc;
     }
 
+    ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGOUT_BACKCHANNEL);
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oidc: back-channel logout from provider \"%V\"",
                   &p->name);
@@ -383,6 +384,7 @@ ngx_http_oidc_frontchannel(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         }
     }
 
+    ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGOUT_FRONTCHANNEL);
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oidc: front-channel logout from provider \"%V\"",
                   &p->name);

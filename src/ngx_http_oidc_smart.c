@@ -519,11 +519,11 @@ ngx_http_oidc_smart_authorize(ngx_http_request_t *r,
 
     scope.len = ngx_oidc_smart_verdict_scope(&v, scope.data);
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oidc: SMART refused %s %V: %s; needs \"%V\" "
-                  "(%uz SMART scopes granted)",
-                  ngx_oidc_fhir_interaction_name(sctx->req.interaction),
-                  &sctx->req.type, v.reason, &scope, set->n);
+    ngx_http_oidc_refuse(r, olcf->provider, NGX_HTTP_OIDC_M_TOKEN_REFUSED_SMART,
+                         "SMART refused %s %V: %s; needs \"%V\" "
+                         "(%uz SMART scopes granted)",
+                         ngx_oidc_fhir_interaction_name(sctx->req.interaction),
+                         &sctx->req.type, v.reason, &scope, set->n);
 
     ngx_snprintf(text, sizeof(text) - 1, "%s%Z", v.reason);
 

@@ -408,7 +408,7 @@ test('logout at the gateway: session, cookie, provider session and refresh token
   } finally {
     b.page.off('request', onRequest);
   }
-  assert.doesNotMatch(ng.errorLog(), /revocation at provider .* failed/);
+  assert.doesNotMatch(ng.errorLog(), /revocation failed/);
 });
 
 test('back-channel logout from the provider ends the gateway session', async () => {
