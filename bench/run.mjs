@@ -98,7 +98,8 @@ end
 
 const ports = { upstream: await freePort(), bare: await freePort(), repeated: await freePort(),
   distinct: await freePort(), nocache: await freePort(), 'bare-cookie': await freePort(),
-  session: await freePort(), 'repeated-off': await freePort(), 'session-off': await freePort() };
+  session: await freePort(), 'repeated-off': await freePort(), 'session-off': await freePort(),
+  'upstream-off': await freePort() };
 const sessionOrigin = `http://127.0.0.1:${ports.session}`;
 const sessionOffOrigin = `http://127.0.0.1:${ports['session-off']}`;
 const op = await startProvider({ rpOrigin: sessionOrigin,
@@ -193,8 +194,14 @@ ${protectedServer(ports.nocache, 'off')}
 }
 `;
 fs.writeFileSync(path.join(dir, 'nginx.conf'), `${head('nginx', 'on')}${common}`);
+// with its own upstream server: the same work in the measured worker
 fs.writeFileSync(path.join(dir, 'off.conf'), `${head('off', 'off')}${common}`
-  .replace(/\n    server \{[\s\S]*$/, `
+  .replaceAll(`127.0.0.1:${ports.upstream};`, `127.0.0.1:${ports['upstream-off']};`)
+  .replace(/\n    server \{\n        listen 127\.0\.0\.1:\d+;\n        location \/ \{ return[\s\S]*$/, `
+    server {
+        listen 127.0.0.1:${ports['upstream-off']};
+        location / { return 200 "ok\\n"; }
+    }
 ${protectedServer(ports['repeated-off'], 'on')}
 ${sessionServer(ports['session-off'])}
 }
@@ -234,15 +241,31 @@ function wrk(port, { script, seconds = SECONDS } = {}) {
   else if (port === ports['session-off']) args.push('-H', `Cookie: ${cookieOff}`);
   else args.push('-H', `Authorization: Bearer ${token}`);
   args.push(`http://127.0.0.1:${port}/`);
+  // the worker's CPU time per request: unlike req/s, it hardly depends on
+  // what else the machine runs
+  const worker = workerPid(port === ports['repeated-off'] || port === ports['session-off'] ? off : nginx);
+  const cpu0 = cpuTicks(worker);
   const out = execFileSync('wrk', args, { encoding: 'utf8' });
+  const cpu1 = cpuTicks(worker);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)[1]);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   if (non2xx) throw new Error(`port ${port}: ${non2xx[1]} non-2xx responses\n${out}`);
+  cpuPerRequest[port] = ((cpu1 - cpu0) * 1e6) / TICKS / requests;
   return rps;
 }
 
-const workerPid = () => {
-  const kids = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(nginx.pid)], { encoding: 'utf8' });
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+const cpuPerRequest = {};
+// utime + stime of a process, in clock ticks
+const cpuTicks = (pid) => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+};
+
+const workerPid = (master = nginx) => {
+  const kids = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(master.pid)], { encoding: 'utf8' });
   return Number(kids.split('\n').find((l) => l.includes('worker')).trim().split(/\s+/)[0]);
 };
 const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
@@ -262,9 +285,11 @@ for (const p of [ports.bare, ports.repeated, ports.nocache, ports['bare-cookie']
 
 const runs = { bare: [], repeated: [], distinct: [], nocache: [], 'bare-cookie': [], session: [],
   'repeated-off': [], 'session-off': [] };
+const cpus = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
 for (let i = 0; i < ROUNDS; i++) {
   for (const k of Object.keys(runs)) {
     runs[k].push(wrk(ports[k], k === 'distinct' ? { script: lua } : {}));
+    cpus[k].push(cpuPerRequest[ports[k]]);
   }
 }
 
@@ -273,18 +298,20 @@ const bare = median(runs.bare);
 console.log(`${spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim()}, `
   + `${os.cpus().length} cores, 1 worker, wrk -t1 -c${CONNS}, ${SECONDS}s x ${ROUNDS} rounds, `
   + `Authorization header ${`Bearer ${token}`.length + 'Authorization: '.length} bytes`);
-console.log('case          req/s (median)   ratio to bare   runs');
+console.log('case          req/s (median)   ratio to bare   worker CPU µs/req (median)   runs');
 for (const [k, v] of Object.entries(runs)) {
   // the session case is compared with the bare proxy sending its cookie
   const ref = k.startsWith('session') || k === 'bare-cookie' ? median(runs['bare-cookie']) : bare;
   console.log(`${k.padEnd(14)}${median(v).toFixed(0).padStart(14)}   ${(median(v) / ref).toFixed(3).padStart(13)}`
-    + `   ${v.map((x) => x.toFixed(0)).join(' ')}`);
+    + `   ${median(cpus[k]).toFixed(1).padStart(26)}   ${v.map((x) => x.toFixed(0)).join(' ')}`);
 }
 
 // the cost of the counters: the same case with "oidc_metrics off", same run
 for (const k of ['repeated', 'session']) {
-  console.log(`metrics on/off, ${k}: ${(median(runs[k]) / median(runs[`${k}-off`])).toFixed(3)}`
-    + ` (round by round: ${runs[k].map((x, i) => (x / runs[`${k}-off`][i]).toFixed(3)).join(' ')})`);
+  console.log(`metrics on/off, ${k}: req/s ${(median(runs[k]) / median(runs[`${k}-off`])).toFixed(3)}`
+    + ` (rounds: ${runs[k].map((x, i) => (x / runs[`${k}-off`][i]).toFixed(3)).join(' ')}),`
+    + ` CPU per request ${(median(cpus[k]) / median(cpus[`${k}-off`])).toFixed(3)}`
+    + ` (rounds: ${cpus[k].map((x, i) => (x / cpus[`${k}-off`][i]).toFixed(3)).join(' ')})`);
 }
 
 if (MEMORY) {

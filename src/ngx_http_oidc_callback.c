@@ -351,8 +351,7 @@ ngx_http_oidc_tokens_parse(ngx_http_request_t *r, ngx_http_oidc_browser_t *b)
     p = olcf->provider;
 
     if (b->status == 0) {
-        ngx_http_oidc_metric_inc(p,
-                                 NGX_HTTP_OIDC_M_LOGIN_FAILED_TOKEN);
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_FAILED_TOKEN);
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_GATEWAY,
                                         NGX_HTTP_OIDC_MSG_FAILED, NULL);
     }
@@ -368,8 +367,7 @@ ngx_http_oidc_tokens_parse(ngx_http_request_t *r, ngx_http_oidc_browser_t *b)
 
         /* invalid_grant and the like: the code; else our client or it */
         if (b->status != NGX_HTTP_BAD_REQUEST) {
-            ngx_http_oidc_metric_inc(p,
-                                     NGX_HTTP_OIDC_M_LOGIN_FAILED_TOKEN);
+            ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_FAILED_TOKEN);
             ngx_http_oidc_log_failure(r->connection->log, p,
                                       NGX_HTTP_OIDC_EP_TOKEN,
                                       "token endpoint answered %ui",
@@ -396,8 +394,7 @@ ngx_http_oidc_tokens_parse(ngx_http_request_t *r, ngx_http_oidc_browser_t *b)
         || (json_object_get(tokens, "access_token") != NULL
             && !json_is_string(json_object_get(tokens, "access_token"))))
     {
-        ngx_http_oidc_metric_inc(p,
-                                 NGX_HTTP_OIDC_M_LOGIN_FAILED_TOKEN);
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_FAILED_TOKEN);
         ngx_http_oidc_log_failure(r->connection->log, p,
                                   NGX_HTTP_OIDC_EP_TOKEN,
                                   "token response without an id token");
