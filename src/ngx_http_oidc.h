@@ -460,6 +460,8 @@ typedef enum {
     NGX_HTTP_OIDC_M_LOGOUT_RP,
     NGX_HTTP_OIDC_M_LOGOUT_BACKCHANNEL,
     NGX_HTTP_OIDC_M_LOGOUT_FRONTCHANNEL,
+    NGX_HTTP_OIDC_M_LOGOUT_BACKCHANNEL_REFUSED,
+    NGX_HTTP_OIDC_M_LOGOUT_FRONTCHANNEL_REFUSED,
 
     NGX_HTTP_OIDC_M_KEYS_REFRESHED,
     NGX_HTTP_OIDC_M_KEYS_REFRESH_FAILED,
@@ -514,8 +516,11 @@ void ngx_http_oidc_metric_redis(ngx_msec_t ms, ngx_uint_t failed);
 
 /*
  * Provider and Redis failures: one line at NGX_LOG_ERR per interval
- * (60 s) per provider and endpoint, across all workers; the others at
- * debug level.  p NULL: the Redis store.  Never pass a token or secret.
+ * (60 s) per provider, endpoint and line, across all workers; the others
+ * at debug level (another line, another failure, is logged at once; for
+ * NGX_HTTP_OIDC_EP_DISCOVERY, the key fetches, any line is the same
+ * failure streak).  p NULL: the Redis store (endpoint ignored).  Never
+ * pass a token or secret.
  */
 void ngx_http_oidc_log_failure(ngx_log_t *log, ngx_http_oidc_provider_t *p,
     ngx_http_oidc_endpoint_e endpoint, const char *fmt, ...);
@@ -525,7 +530,7 @@ void ngx_http_oidc_log_failure_reset(ngx_http_oidc_provider_t *p,
 
 /*
  * A refusal: counted and logged as one line at NGX_LOG_INFO with the
- * reason of "which" (a TOKEN_REFUSED_* or LOGIN_FAILED_* counter), the
+ * reason of "which" (a *_REFUSED_* or LOGIN_FAILED_* counter), the
  * provider and $request_id:
  *     oidc: refused (REASON): DETAIL, provider "P", request_id ID
  * Never pass a token, secret or cookie in DETAIL.

@@ -110,6 +110,8 @@ test('JSON: every provider, every counter, from shared memory', async () => {
   assert.deepEqual(Object.keys(p.tokens.refused).sort(),
     ['claims', 'expired', 'inactive', 'kid', 'malformed', 'require', 'scope', 'signature', 'smart']);
   assert.deepEqual(Object.keys(p.cache).sort(), ['introspection', 'sessions', 'tokens']);
+  assert.deepEqual(Object.keys(p.logouts).sort(), ['backchannel', 'frontchannel', 'refused', 'rp']);
+  assert.deepEqual(Object.keys(p.logouts.refused).sort(), ['backchannel', 'frontchannel']);
   assert.deepEqual(Object.keys(p.calls).sort(),
     ['discovery', 'introspection', 'jwks', 'other', 'revocation', 'token', 'userinfo']);
   assert.equal(typeof s.redis.calls, 'number');
