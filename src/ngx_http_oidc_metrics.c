@@ -398,7 +398,6 @@ ngx_http_oidc_log_failure(ngx_log_t *log, ngx_http_oidc_provider_t *p,
     u_char                        *last;
     va_list                        args;
     uint32_t                       crc;
-    ngx_str_t                      empty = ngx_null_string;
     ngx_atomic_uint_t              logged, now;
     ngx_http_oidc_metric_calls_t  *c;
     u_char                         msg[NGX_MAX_ERROR_STR];
@@ -423,10 +422,12 @@ ngx_http_oidc_log_failure(ngx_log_t *log, ngx_http_oidc_provider_t *p,
         if ((c->what == crc && now - logged < NGX_HTTP_OIDC_FAILURE_LOG)
             || !ngx_atomic_cmp_set(&c->logged, logged, now))
         {
-            ngx_log_debug4(NGX_LOG_DEBUG_HTTP, log, 0,
-                           "oidc: %s%V: %*s (again)",
-                           p ? "provider " : "redis", p ? &p->name : &empty,
-                           last - msg, msg);
+            ngx_log_debug5(NGX_LOG_DEBUG_HTTP, log, 0,
+                           "oidc: %s%*s: %*s (again)",
+                           p ? "provider " : "redis",
+                           p ? p->name.len : 0,
+                           p ? p->name.data : (u_char *) "",
+                           (size_t) (last - msg), msg);
             return;
         }
 
