@@ -62,6 +62,20 @@ static ngx_command_t  ngx_http_oidc_commands[] = {
       0,
       NULL },
 
+    { ngx_string("oidc_metrics"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_oidc_main_conf_t, metrics),
+      NULL },
+
+    { ngx_string("oidc_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_oidc_status_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("auth_oidc_claim_set"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_oidc_claim_set,
@@ -204,6 +218,7 @@ ngx_http_oidc_create_main_conf(ngx_conf_t *cf)
      */
 
     omcf->token_cache_max_ttl = NGX_CONF_UNSET;
+    omcf->metrics = NGX_CONF_UNSET;
 
     return omcf;
 }
@@ -218,6 +233,13 @@ ngx_http_oidc_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_str_t  sessions = ngx_string("oidc_sessions");
 
     ngx_conf_init_value(omcf->token_cache_max_ttl, 3600);
+    ngx_conf_init_value(omcf->metrics, 1);
+
+    if (omcf->providers.nelts > 0
+        && ngx_http_oidc_metrics_conf(cf, omcf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     if (omcf->sessions == NULL && omcf->providers.nelts > 0) {
         omcf->sessions = ngx_http_oidc_shm_add(cf, &sessions,

@@ -23,6 +23,9 @@
 //              served from the cache (the worker's, then the shared one);
 //              compared with
 //   bare-opaque  no module, the same opaque Authorization header sent
+//   repeated-off, session-off  the same two cases on a second nginx
+//              (1 worker) whose only difference is "oidc_metrics off":
+//              what the counters cost (ratio on/off of the same run)
 // Each location passes 2 claims upstream as headers.  Runs are interleaved
 // (bare, repeated, distinct, nocache, bare, ...) and the median of the rounds
 // is reported, with each ratio to the bare proxy of the same run; absolute
@@ -100,10 +103,13 @@ end
 
 const ports = { upstream: await freePort(), bare: await freePort(), repeated: await freePort(),
   distinct: await freePort(), nocache: await freePort(), 'bare-cookie': await freePort(),
-  session: await freePort(), 'bare-opaque': await freePort(), introspected: await freePort() };
+  session: await freePort(), 'bare-opaque': await freePort(), introspected: await freePort(),
+  'repeated-off': await freePort(), 'session-off': await freePort(), 'upstream-off': await freePort() };
 const sessionOrigin = `http://127.0.0.1:${ports.session}`;
+const sessionOffOrigin = `http://127.0.0.1:${ports['session-off']}`;
 // access tokens outlive the run: the introspected case stays cached
-const op = await startProvider({ rpOrigin: sessionOrigin, atTtl: 3600 });
+const op = await startProvider({ rpOrigin: sessionOrigin, atTtl: 3600,
+  redirectUris: [`${sessionOrigin}/oidc_callback`, `${sessionOffOrigin}/oidc_callback`] });
 const opaque = await op.token({ resource: 'urn:gateway:opaque' });
 
 const protectedServer = (port, cache) => `
@@ -118,21 +124,35 @@ const protectedServer = (port, cache) => `
         }
     }`;
 
-fs.writeFileSync(path.join(dir, 'nginx.conf'), `
+const sessionServer = (port) => `
+    server {
+        listen 127.0.0.1:${port};
+        location / {
+            auth_oidc dev;
+            auth_oidc_header X-User $oidc_claim_sub;
+            auth_oidc_header X-Token $oidc_access_token;
+            proxy_pass http://upstream;
+        }
+    }`;
+
+// the second nginx has the same module configuration, counters off
+const head = (name, metrics) => `
 load_module ${MODULE};
 daemon off;
 worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
+pid ${dir}/${name}.pid;
+error_log ${dir}/logs/${name}.log warn;
 events { worker_connections 1024; }
 http {
+    oidc_metrics ${metrics};
     access_log off;
     client_body_temp_path ${dir}/tmp/body;
     proxy_temp_path ${dir}/tmp/proxy;
     fastcgi_temp_path ${dir}/tmp/fastcgi;
     uwsgi_temp_path ${dir}/tmp/uwsgi;
     scgi_temp_path ${dir}/tmp/scgi;
-
+`;
+const common = `
     upstream upstream { server 127.0.0.1:${ports.upstream}; keepalive 64; }
     proxy_http_version 1.1;
     proxy_set_header Connection "";
@@ -182,15 +202,7 @@ http {
             proxy_pass http://upstream;
         }
     }
-    server {
-        listen 127.0.0.1:${ports.session};
-        location / {
-            auth_oidc dev;
-            auth_oidc_header X-User $oidc_claim_sub;
-            auth_oidc_header X-Token $oidc_access_token;
-            proxy_pass http://upstream;
-        }
-    }
+${sessionServer(ports.session)}
     server {
         listen 127.0.0.1:${ports['bare-opaque']};
         location / {
@@ -214,26 +226,47 @@ ${protectedServer(ports.repeated, 'on')}
 ${protectedServer(ports.distinct, 'on')}
 ${protectedServer(ports.nocache, 'off')}
 }
-`);
+`;
+fs.writeFileSync(path.join(dir, 'nginx.conf'), `${head('nginx', 'on')}${common}`);
+// with its own upstream server: the same work in the measured worker
+fs.writeFileSync(path.join(dir, 'off.conf'), `${head('off', 'off')}${common}`
+  .replaceAll(`127.0.0.1:${ports.upstream};`, `127.0.0.1:${ports['upstream-off']};`)
+  .replace(/\n    server \{\n        listen 127\.0\.0\.1:\d+;\n        location \/ \{ return[\s\S]*$/, `
+    server {
+        listen 127.0.0.1:${ports['upstream-off']};
+        location / { return 200 "ok\\n"; }
+    }
+${protectedServer(ports['repeated-off'], 'on')}
+${sessionServer(ports['session-off'])}
+}
+`));
 
 const nginx = spawn(NGINX, ['-p', `${dir}/`, '-c', `${dir}/nginx.conf`, '-e', 'stderr'],
   { stdio: ['ignore', 'inherit', 'inherit'] });
-const stop = () => { try { nginx.kill('SIGQUIT'); } catch { /* gone */ } };
+const off = spawn(NGINX, ['-p', `${dir}/`, '-c', `${dir}/off.conf`, '-e', 'stderr'],
+  { stdio: ['ignore', 'inherit', 'inherit'] });
+const stop = () => {
+  for (const n of [nginx, off]) { try { n.kill('SIGQUIT'); } catch { /* gone */ } }
+};
 process.on('exit', stop);
 await waitPort(ports.nocache, { child: nginx, what: 'nginx' });
+await waitPort(ports['session-off'], { child: off, what: 'nginx (oidc_metrics off)' });
 
-// one browser login for the session case
-const browser = await launchBrowser();
-let cookie;
-try {
-  await browser.page.goto(`${sessionOrigin}/`);
-  await devLogin(browser.page, { until: (u) => u.origin === sessionOrigin });
-  const c = (await browser.cookies(sessionOrigin)).find((x) => x.name.endsWith('NGX_OIDC_SESSION'));
-  if (!c) throw new Error('no session cookie after the login');
-  cookie = `${c.name}=${c.value}`;
-} finally {
-  await browser.close();
+// one browser login for each session case
+async function login(origin) {
+  const browser = await launchBrowser();
+  try {
+    await browser.page.goto(`${origin}/`);
+    await devLogin(browser.page, { until: (u) => u.origin === origin });
+    const c = (await browser.cookies(origin)).find((x) => x.name.endsWith('NGX_OIDC_SESSION'));
+    if (!c) throw new Error('no session cookie after the login');
+    return `${c.name}=${c.value}`;
+  } finally {
+    await browser.close();
+  }
 }
+const cookie = await login(sessionOrigin);
+const cookieOff = await login(sessionOffOrigin);
 
 function wrk(port, { script, seconds = SECONDS } = {}) {
   const args = ['-t1', `-c${CONNS}`, `-d${seconds}s`];
@@ -242,17 +275,34 @@ function wrk(port, { script, seconds = SECONDS } = {}) {
   else if (port === ports.introspected || port === ports['bare-opaque']) {
     args.push('-H', `Authorization: Bearer ${opaque}`);
   }
+  else if (port === ports['session-off']) args.push('-H', `Cookie: ${cookieOff}`);
   else args.push('-H', `Authorization: Bearer ${token}`);
   args.push(`http://127.0.0.1:${port}/`);
+  // the worker's CPU time per request: unlike req/s, it hardly depends on
+  // what else the machine runs
+  const worker = workerPid(port === ports['repeated-off'] || port === ports['session-off'] ? off : nginx);
+  const cpu0 = cpuTicks(worker);
   const out = execFileSync('wrk', args, { encoding: 'utf8' });
+  const cpu1 = cpuTicks(worker);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const requests = Number(/(\d+) requests in/.exec(out)[1]);
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   if (non2xx) throw new Error(`port ${port}: ${non2xx[1]} non-2xx responses\n${out}`);
+  cpuPerRequest[port] = ((cpu1 - cpu0) * 1e6) / TICKS / requests;
   return rps;
 }
 
-const workerPid = () => {
-  const kids = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(nginx.pid)], { encoding: 'utf8' });
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+const cpuPerRequest = {};
+// utime + stime of a process, in clock ticks
+const cpuTicks = (pid) => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+};
+
+const workerPid = (master = nginx) => {
+  const kids = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(master.pid)], { encoding: 'utf8' });
   return Number(kids.split('\n').find((l) => l.includes('worker')).trim().split(/\s+/)[0]);
 };
 const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
@@ -266,15 +316,17 @@ if (process.argv.includes('--serve')) {
 
 // warm up: connections, keys, cache
 for (const p of [ports.bare, ports.repeated, ports.nocache, ports['bare-cookie'], ports.session,
-  ports['bare-opaque'], ports.introspected]) {
+  ports['bare-opaque'], ports.introspected, ports['repeated-off'], ports['session-off']]) {
   wrk(p, { seconds: 1 });
 }
 
 const runs = { bare: [], repeated: [], distinct: [], nocache: [], 'bare-cookie': [], session: [],
-  'bare-opaque': [], introspected: [] };
+  'bare-opaque': [], introspected: [], 'repeated-off': [], 'session-off': [] };
+const cpus = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
 for (let i = 0; i < ROUNDS; i++) {
   for (const k of Object.keys(runs)) {
     runs[k].push(wrk(ports[k], k === 'distinct' ? { script: lua } : {}));
+    cpus[k].push(cpuPerRequest[ports[k]]);
   }
 }
 
@@ -283,14 +335,22 @@ const bare = median(runs.bare);
 console.log(`${spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim()}, `
   + `${os.cpus().length} cores, 1 worker, wrk -t1 -c${CONNS}, ${SECONDS}s x ${ROUNDS} rounds, `
   + `Authorization header ${`Bearer ${token}`.length + 'Authorization: '.length} bytes`);
-console.log('case          req/s (median)   ratio to bare   runs');
+console.log('case          req/s (median)   ratio to bare   worker CPU µs/req (median)   runs');
 for (const [k, v] of Object.entries(runs)) {
   // the session case is compared with the bare proxy sending its cookie
   // and the introspected one with the bare proxy sending its opaque token
-  const ref = k === 'session' || k === 'bare-cookie' ? median(runs['bare-cookie'])
+  const ref = k.startsWith('session') || k === 'bare-cookie' ? median(runs['bare-cookie'])
     : k === 'introspected' || k === 'bare-opaque' ? median(runs['bare-opaque']) : bare;
   console.log(`${k.padEnd(14)}${median(v).toFixed(0).padStart(14)}   ${(median(v) / ref).toFixed(3).padStart(13)}`
-    + `   ${v.map((x) => x.toFixed(0)).join(' ')}`);
+    + `   ${median(cpus[k]).toFixed(1).padStart(26)}   ${v.map((x) => x.toFixed(0)).join(' ')}`);
+}
+
+// the cost of the counters: the same case with "oidc_metrics off", same run
+for (const k of ['repeated', 'session']) {
+  console.log(`metrics on/off, ${k}: req/s ${(median(runs[k]) / median(runs[`${k}-off`])).toFixed(3)}`
+    + ` (rounds: ${runs[k].map((x, i) => (x / runs[`${k}-off`][i]).toFixed(3)).join(' ')}),`
+    + ` CPU per request ${(median(cpus[k]) / median(cpus[`${k}-off`])).toFixed(3)}`
+    + ` (rounds: ${cpus[k].map((x, i) => (x / cpus[`${k}-off`][i]).toFixed(3)).join(' ')})`);
 }
 
 if (MEMORY) {

@@ -35,6 +35,7 @@ typedef struct ngx_http_oidc_provider_rt_s  ngx_http_oidc_provider_rt_t;
 typedef struct ngx_http_oidc_http_conf_s    ngx_http_oidc_http_conf_t;
 typedef struct ngx_http_oidc_client_auth_s  ngx_http_oidc_client_auth_t;
 typedef struct ngx_http_oidc_endpoints_s    ngx_http_oidc_endpoints_t;
+typedef struct ngx_http_oidc_metrics_s      ngx_http_oidc_metrics_t;
 
 
 /* one "oidc_provider NAME { ... }" block */
@@ -104,6 +105,7 @@ typedef struct {
     ngx_shm_zone_t               *shm_zone;
     ngx_http_oidc_provider_rt_t  *rt;               /* provider.c's state */
     ngx_http_oidc_client_auth_t  *client_auth;      /* client_auth.c */
+    ngx_http_oidc_metrics_t      *metrics;          /* NULL: off */
 
     u_char                       *file;             /* where it is defined */
     ngx_uint_t                    line;
@@ -126,6 +128,9 @@ typedef struct {
     time_t                        token_cache_max_ttl;
     ngx_shm_zone_t               *sessions;         /* and pending logins */
     ngx_array_t                   client_tokens;    /* client_token.c */
+    ngx_flag_t                    metrics;          /* oidc_metrics */
+    ngx_shm_zone_t               *metrics_zone;
+    ngx_int_t                     request_id;       /* its variable */
 } ngx_http_oidc_main_conf_t;
 
 
@@ -285,6 +290,16 @@ ngx_int_t ngx_http_oidc_provider_init_zone(ngx_shm_zone_t *shm_zone,
  */
 ngx_shm_zone_t *ngx_http_oidc_shm_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);
+/*
+ * Any zone of this module: added (NULL, logged, if the name is taken);
+ * in its init, its first structure ("size" bytes, zeroed, with the zone's
+ * log_ctx; *fresh = 1) or the existing one of a zone that survived; NULL:
+ * no memory.
+ */
+ngx_shm_zone_t *ngx_http_oidc_zone_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size, ngx_shm_zone_init_pt init, void *data);
+void *ngx_http_oidc_zone_sh(ngx_shm_zone_t *shm_zone, size_t size,
+    ngx_uint_t *fresh);
 /* NGX_OK: *value copied into "pool"; NGX_DECLINED: absent or expired */
 ngx_int_t ngx_http_oidc_shm_get(ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_pool_t *pool, ngx_str_t *value);
@@ -495,6 +510,146 @@ void ngx_http_oidc_client_token_exit_process(ngx_cycle_t *cycle);
  */
 ngx_int_t ngx_http_oidc_client_token_current(ngx_http_oidc_provider_t *p,
     ngx_pool_t *pool, ngx_log_t *log, ngx_str_t *token);
+
+
+/*
+ * ngx_http_oidc_metrics.c: counters per provider in the "oidc_metrics"
+ * shared memory zone (all workers; kept across reloads, keyed by the
+ * provider's name; lost by a binary upgrade), shown by "oidc_status".
+ * Increments are lock-free atomic adds: call them where an outcome is
+ * decided, with the provider (p may be NULL: nothing is counted):
+ *
+ *     ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_TOKEN_VERIFIED);
+ *     ngx_http_oidc_metric_call(p, NGX_HTTP_OIDC_EP_TOKEN, ms, failed);
+ *     ngx_http_oidc_metric_redis(ms, failed);
+ *
+ * The HTTP client counts every provider call itself (endpoint told by
+ * its URL, see ngx_http_oidc_provider_endpoint()).  README lists the
+ * Prometheus name and labels of each counter.
+ */
+typedef enum {
+    NGX_HTTP_OIDC_M_LOGIN_STARTED = 0,
+    NGX_HTTP_OIDC_M_LOGIN_COMPLETED,
+    NGX_HTTP_OIDC_M_LOGIN_FAILED_REQUEST,     /* malformed callback */
+    NGX_HTTP_OIDC_M_LOGIN_FAILED_STATE,       /* unknown state, cookie */
+    NGX_HTTP_OIDC_M_LOGIN_FAILED_PROVIDER,    /* error=... from the OP */
+    NGX_HTTP_OIDC_M_LOGIN_FAILED_TOKEN,       /* token endpoint */
+    NGX_HTTP_OIDC_M_LOGIN_FAILED_ID_TOKEN,
+    NGX_HTTP_OIDC_M_LOGIN_FAILED_USERINFO,
+    NGX_HTTP_OIDC_M_LOGIN_FAILED_SESSION,     /* not stored */
+
+    NGX_HTTP_OIDC_M_TOKEN_VERIFIED,
+    NGX_HTTP_OIDC_M_TOKEN_REFUSED_MALFORMED,
+    NGX_HTTP_OIDC_M_TOKEN_REFUSED_KID,
+    NGX_HTTP_OIDC_M_TOKEN_REFUSED_SIGNATURE,
+    NGX_HTTP_OIDC_M_TOKEN_REFUSED_EXPIRED,
+    NGX_HTTP_OIDC_M_TOKEN_REFUSED_CLAIMS,
+    NGX_HTTP_OIDC_M_TOKEN_REFUSED_INACTIVE,   /* introspection */
+    NGX_HTTP_OIDC_M_TOKEN_REFUSED_SCOPE,
+    NGX_HTTP_OIDC_M_TOKEN_REFUSED_REQUIRE,
+    NGX_HTTP_OIDC_M_TOKEN_REFUSED_SMART,
+
+    NGX_HTTP_OIDC_M_TOKEN_CACHE_HIT,
+    NGX_HTTP_OIDC_M_TOKEN_CACHE_MISS,
+    NGX_HTTP_OIDC_M_INTROSPECTION_CACHE_HIT,
+    NGX_HTTP_OIDC_M_INTROSPECTION_CACHE_MISS,
+    NGX_HTTP_OIDC_M_SESSION_CACHE_HIT,        /* the worker's copy */
+    NGX_HTTP_OIDC_M_SESSION_CACHE_MISS,       /* read from the store */
+
+    NGX_HTTP_OIDC_M_SESSION_RENEWED,
+    NGX_HTTP_OIDC_M_SESSION_RENEWAL_FAILED,
+    NGX_HTTP_OIDC_M_LOGOUT_RP,
+    NGX_HTTP_OIDC_M_LOGOUT_BACKCHANNEL,
+    NGX_HTTP_OIDC_M_LOGOUT_FRONTCHANNEL,
+    NGX_HTTP_OIDC_M_LOGOUT_BACKCHANNEL_REFUSED,
+    NGX_HTTP_OIDC_M_LOGOUT_FRONTCHANNEL_REFUSED,
+
+    NGX_HTTP_OIDC_M_KEYS_REFRESHED,
+    NGX_HTTP_OIDC_M_KEYS_REFRESH_FAILED,
+
+    NGX_HTTP_OIDC_M_N
+} ngx_http_oidc_metric_e;
+
+/* the provider's endpoints, for calls, latency and failure lines */
+typedef enum {
+    NGX_HTTP_OIDC_EP_DISCOVERY = 0,
+    NGX_HTTP_OIDC_EP_JWKS,
+    NGX_HTTP_OIDC_EP_TOKEN,
+    NGX_HTTP_OIDC_EP_USERINFO,
+    NGX_HTTP_OIDC_EP_REVOCATION,
+    NGX_HTTP_OIDC_EP_INTROSPECTION,
+    NGX_HTTP_OIDC_EP_OTHER,
+    NGX_HTTP_OIDC_EP_REDIS,                   /* the store-wide slot */
+    NGX_HTTP_OIDC_EP_N
+} ngx_http_oidc_endpoint_e;
+
+/* latency buckets (ms): upper bounds; the last one is +Inf */
+#define NGX_HTTP_OIDC_METRIC_BUCKETS  9
+
+typedef struct {
+    ngx_atomic_t                  calls;
+    ngx_atomic_t                  errors;
+    ngx_atomic_t                  ms;           /* sum */
+    ngx_atomic_t                  buckets[NGX_HTTP_OIDC_METRIC_BUCKETS];
+    ngx_atomic_t                  logged;       /* last failure line, s */
+    ngx_atomic_t                  what;         /* its CRC */
+} ngx_http_oidc_metric_calls_t;
+
+struct ngx_http_oidc_metrics_s {
+    ngx_queue_t                   queue;        /* of the zone */
+    ngx_str_t                     name;         /* in the zone */
+    ngx_atomic_t                  counters[NGX_HTTP_OIDC_M_N];
+    ngx_http_oidc_metric_calls_t  calls[NGX_HTTP_OIDC_EP_N];
+};
+
+static ngx_inline void
+ngx_http_oidc_metric_inc(ngx_http_oidc_provider_t *p,
+    ngx_http_oidc_metric_e which)
+{
+    if (p != NULL && p->metrics != NULL) {
+        (void) ngx_atomic_fetch_add(&p->metrics->counters[which], 1);
+    }
+}
+
+void ngx_http_oidc_metric_call(ngx_http_oidc_provider_t *p,
+    ngx_http_oidc_endpoint_e endpoint, ngx_msec_t ms, ngx_uint_t failed);
+void ngx_http_oidc_metric_redis(ngx_msec_t ms, ngx_uint_t failed);
+
+/*
+ * Provider and Redis failures: one line at NGX_LOG_ERR per interval
+ * (60 s) per provider, endpoint and line, across all workers; the others
+ * at debug level (another line, another failure, is logged at once; for
+ * NGX_HTTP_OIDC_EP_DISCOVERY, the key fetches, any line is the same
+ * failure streak).  p NULL: the Redis store (endpoint ignored).  Never
+ * pass a token or secret.
+ */
+void ngx_http_oidc_log_failure(ngx_log_t *log, ngx_http_oidc_provider_t *p,
+    ngx_http_oidc_endpoint_e endpoint, const char *fmt, ...);
+/* the endpoint works again: its next failure is logged at once */
+void ngx_http_oidc_log_failure_reset(ngx_http_oidc_provider_t *p,
+    ngx_http_oidc_endpoint_e endpoint);
+
+/*
+ * A refusal: counted and logged as one line at NGX_LOG_INFO with the
+ * reason of "which" (a *_REFUSED_* or LOGIN_FAILED_* counter), the
+ * provider and $request_id:
+ *     oidc: refused (REASON): DETAIL, provider "P", request_id ID
+ * Never pass a token, secret or cookie in DETAIL.
+ */
+void ngx_http_oidc_refuse(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
+    ngx_http_oidc_metric_e which, const char *fmt, ...);
+
+char *ngx_http_oidc_status_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_oidc_metrics_conf(ngx_conf_t *cf,
+    ngx_http_oidc_main_conf_t *omcf);
+
+/* provider.c: which endpoint of "p" a URL is (by its last discovery) */
+ngx_http_oidc_endpoint_e ngx_http_oidc_provider_endpoint(
+    ngx_http_oidc_provider_t *p, ngx_str_t *url);
+
+/* shm.c: live entries whose key starts with "prefix" (walks the zone) */
+ngx_uint_t ngx_http_oidc_shm_count(ngx_shm_zone_t *zone, ngx_str_t *prefix);
 
 
 #endif /* _NGX_HTTP_OIDC_H_INCLUDED_ */

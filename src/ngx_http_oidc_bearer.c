@@ -23,6 +23,8 @@ static time_t ngx_http_oidc_bearer_expires(ngx_http_request_t *r,
 static void ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key,
     ngx_str_t *payload);
+static void ngx_http_oidc_bearer_miss(ngx_http_oidc_provider_t *p,
+    ngx_http_oidc_ctx_t *ctx);
 static size_t ngx_http_oidc_bearer_printable(u_char *buf, size_t size,
     ngx_oidc_str_t *s);
 
@@ -88,23 +90,23 @@ ngx_http_oidc_bearer_token(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
             continue;
         }
 
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: malformed bearer token");
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_TOKEN_REFUSED_MALFORMED,
+                             "malformed bearer token");
         return NGX_HTTP_BAD_REQUEST;
     }
 
     token->len = last - token->data;
 
     if (token->len == 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: empty bearer token");
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_TOKEN_REFUSED_MALFORMED,
+                             "empty bearer token");
         return NGX_HTTP_BAD_REQUEST;
     }
 
     if (token->len > p->max_token_size) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: bearer token of %uz bytes, more than %uz",
-                      token->len, p->max_token_size);
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_TOKEN_REFUSED_MALFORMED,
+                             "bearer token of %uz bytes, more than %uz",
+                             token->len, p->max_token_size);
         return NGX_HTTP_UNAUTHORIZED;
     }
 
@@ -164,9 +166,9 @@ ngx_http_oidc_bearer_authenticate(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: invalid bearer token: %s%s%s", err.reason,
-                      err.detail[0] ? ", " : "", err.detail);
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_TOKEN_REFUSED_MALFORMED,
+                             "invalid bearer token: %s%s%s", err.reason,
+                             err.detail[0] ? ", " : "", err.detail);
         ctx->error = "invalid_token";
         return NGX_HTTP_UNAUTHORIZED;
     }
@@ -195,6 +197,7 @@ ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
     ngx_int_t                  rc;
     ngx_oidc_err_t             err;
     ngx_oidc_jwks_t           *jwks;
+    ngx_http_oidc_metric_e     which;
     ngx_http_oidc_provider_t  *p;
     ngx_oidc_claims_check_t    check;
     u_char                     kid[64];
@@ -214,9 +217,9 @@ ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
         /* the client's bytes: no control character reaches the log */
         len = ngx_http_oidc_bearer_printable(kid, sizeof(kid), &jws->kid);
 
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: invalid bearer token: no key with kid \"%*s\"",
-                      len, kid);
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_TOKEN_REFUSED_KID,
+                             "invalid bearer token: no key with kid \"%*s\"",
+                             len, kid);
         ctx->error = "invalid_token";
         return NGX_HTTP_UNAUTHORIZED;
     }
@@ -231,6 +234,8 @@ ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    which = NGX_HTTP_OIDC_M_TOKEN_REFUSED_SIGNATURE;
+
     if (rc == NGX_OIDC_OK) {
         ngx_http_oidc_bearer_check_init(p, &check);
 
@@ -240,6 +245,13 @@ ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
         rc = ngx_oidc_claims_check_access(jws->header, jws->payload, &check,
                                           &err);
 
+        if (rc == NGX_OIDC_DECLINED) {
+            which = (err.reason != NULL
+                     && ngx_strcmp(err.reason, "token expired") == 0)
+                    ? NGX_HTTP_OIDC_M_TOKEN_REFUSED_EXPIRED
+                    : NGX_HTTP_OIDC_M_TOKEN_REFUSED_CLAIMS;
+        }
+
         if (rc == NGX_OIDC_ERROR) {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                           "oidc: claims check failed: %s", err.reason);
@@ -248,12 +260,14 @@ ngx_http_oidc_bearer_verify(ngx_http_request_t *r,
     }
 
     if (rc != NGX_OIDC_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: invalid bearer token: %s%s%s", err.reason,
-                      err.detail[0] ? ", " : "", err.detail);
+        ngx_http_oidc_refuse(r, p, which, "invalid bearer token: %s%s%s",
+                             err.reason, err.detail[0] ? ", " : "",
+                             err.detail);
         ctx->error = "invalid_token";
         return NGX_HTTP_UNAUTHORIZED;
     }
+
+    ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_TOKEN_VERIFIED);
 
     ctx->claims = json_incref(jws->payload);
 
@@ -371,6 +385,7 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
     if (claims != NULL) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "oidc: bearer token found in cache (worker)");
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_TOKEN_CACHE_HIT);
         ctx->claims = json_incref(claims);
         return NGX_OK;
     }
@@ -378,6 +393,7 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
 
     if (omcf->token_cache == NULL) {
+        ngx_http_oidc_bearer_miss(p, ctx);
         return NGX_DECLINED;
     }
 
@@ -391,6 +407,7 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
     rc = ngx_http_oidc_shm_get(omcf->token_cache, key, r->pool, &json);
 
     if (rc != NGX_OK) {
+        ngx_http_oidc_bearer_miss(p, ctx);
         return rc;
     }
 
@@ -404,6 +421,7 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oidc: bearer token found in cache (shared)");
+    ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_TOKEN_CACHE_HIT);
 
     ctx->claims = claims;
 
@@ -482,6 +500,18 @@ ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
 
     (void) ngx_http_oidc_shm_set(omcf->token_cache, key, payload, expires,
                                  r->connection->log);
+}
+
+
+/* once per request: a lookup runs again after a wait for keys */
+
+static void
+ngx_http_oidc_bearer_miss(ngx_http_oidc_provider_t *p,
+    ngx_http_oidc_ctx_t *ctx)
+{
+    if (ctx->state == NGX_HTTP_OIDC_START) {
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_TOKEN_CACHE_MISS);
+    }
 }
 
 

@@ -147,6 +147,8 @@ ngx_http_oidc_login_redirect(ngx_http_request_t *r,
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oidc: redirect to the authorization endpoint");
 
+    ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_STARTED);
+
     return ngx_http_oidc_redirect(r, &url);
 }
 

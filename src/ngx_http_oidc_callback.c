@@ -105,8 +105,8 @@ ngx_http_oidc_callback_start(ngx_http_request_t *r,
                              &err)
            != NGX_OIDC_OK)
     {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: invalid callback query: %s", err.reason);
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGIN_FAILED_REQUEST,
+                             "invalid callback query: %s", err.reason);
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_REQUEST,
                                         NGX_HTTP_OIDC_MSG_INVALID, NULL);
     }
@@ -118,16 +118,16 @@ ngx_http_oidc_callback_start(ngx_http_request_t *r,
     }
 
     if (error.data != NULL) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: provider \"%V\" refused the login", &p->name);
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGIN_FAILED_PROVIDER,
+                             "the provider refused the login");
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_REQUEST,
                                         "The identity provider refused "
                                         "the login", &error);
     }
 
     if (code.data == NULL || code.len == 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: callback without a code");
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGIN_FAILED_REQUEST,
+                             "callback without a code");
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_REQUEST,
                                         NGX_HTTP_OIDC_MSG_INVALID, NULL);
     }
@@ -168,9 +168,8 @@ ngx_http_oidc_callback_finish(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: invalid id token from provider \"%V\": %s",
-                      &p->name, err.reason);
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGIN_FAILED_ID_TOKEN,
+                             "invalid id token: %s", err.reason);
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_GATEWAY,
                                         NGX_HTTP_OIDC_MSG_FAILED, NULL);
     }
@@ -215,8 +214,8 @@ ngx_http_oidc_callback_login(ngx_http_request_t *r,
     if (state->data == NULL
         || !ngx_http_oidc_token_valid(state, NGX_HTTP_OIDC_STATE_LEN))
     {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: callback without a valid state");
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGIN_FAILED_STATE,
+                             "callback without a valid state");
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_REQUEST,
                                         NGX_HTTP_OIDC_MSG_INVALID, NULL);
     }
@@ -228,8 +227,8 @@ ngx_http_oidc_callback_login(ngx_http_request_t *r,
     }
 
     if (ngx_http_oidc_cookie_get(r, &name, &bind) != NGX_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: callback without this login's browser cookie");
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGIN_FAILED_STATE,
+                             "callback without this login's browser cookie");
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_REQUEST,
                                         NGX_HTTP_OIDC_MSG_EXPIRED, NULL);
     }
@@ -241,8 +240,8 @@ ngx_http_oidc_callback_login(ngx_http_request_t *r,
     rc = ngx_http_oidc_store_get(r, &key, &value, 1);
 
     if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: unknown, used or expired login state");
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGIN_FAILED_STATE,
+                             "unknown, used or expired login state");
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_REQUEST,
                                         NGX_HTTP_OIDC_MSG_EXPIRED, NULL);
     }
@@ -312,18 +311,25 @@ ngx_http_oidc_token_done(ngx_http_oidc_http_response_t *resp, void *data)
 {
     ngx_http_oidc_browser_t *b = data;
 
-    ngx_http_request_t  *r;
+    ngx_http_request_t        *r;
+    ngx_http_oidc_provider_t  *p;
+    ngx_http_oidc_loc_conf_t  *olcf;
 
     r = b->request;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oidc_module);
+    p = olcf->provider;
 
     b->http = NULL;
     b->waiting = 0;
     b->status = ngx_http_oidc_http_keep(resp, r->pool, &b->body);
 
     if (resp->status == 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: token request failed: %s",
-                      resp->error ? resp->error : "unknown error");
+        ngx_http_oidc_log_failure(r->connection->log, p,
+                                  NGX_HTTP_OIDC_EP_TOKEN,
+                                  "token request failed: %s",
+                                  resp->error ? resp->error
+                                              : "unknown error");
     }
 
     ngx_http_post_request(r, NULL);
@@ -334,12 +340,18 @@ ngx_http_oidc_token_done(ngx_http_oidc_http_response_t *resp, void *data)
 static ngx_int_t
 ngx_http_oidc_tokens_parse(ngx_http_request_t *r, ngx_http_oidc_browser_t *b)
 {
-    json_t          *tokens;
-    const char      *code;
-    ngx_str_t        error;
-    ngx_oidc_err_t   err;
+    json_t                    *tokens;
+    const char                *code;
+    ngx_str_t                  error;
+    ngx_oidc_err_t             err;
+    ngx_http_oidc_provider_t  *p;
+    ngx_http_oidc_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oidc_module);
+    p = olcf->provider;
 
     if (b->status == 0) {
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_FAILED_TOKEN);
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_GATEWAY,
                                         NGX_HTTP_OIDC_MSG_FAILED, NULL);
     }
@@ -353,8 +365,20 @@ ngx_http_oidc_tokens_parse(ngx_http_request_t *r, ngx_http_oidc_browser_t *b)
         error.data = (u_char *) (code ? code : "");
         error.len = ngx_strlen(error.data);
 
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: token endpoint answered %ui", b->status);
+        /* invalid_grant and the like: the code; else our client or it */
+        if (b->status != NGX_HTTP_BAD_REQUEST) {
+            ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_FAILED_TOKEN);
+            ngx_http_oidc_log_failure(r->connection->log, p,
+                                      NGX_HTTP_OIDC_EP_TOKEN,
+                                      "token endpoint answered %ui",
+                                      b->status);
+
+        } else {
+            ngx_http_oidc_refuse(r, p,
+                                 NGX_HTTP_OIDC_M_LOGIN_FAILED_TOKEN,
+                                 "token endpoint answered %ui",
+                                 b->status);
+        }
 
         b->tokens = tokens;
 
@@ -370,8 +394,10 @@ ngx_http_oidc_tokens_parse(ngx_http_request_t *r, ngx_http_oidc_browser_t *b)
         || (json_object_get(tokens, "access_token") != NULL
             && !json_is_string(json_object_get(tokens, "access_token"))))
     {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: token response without an id token");
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_FAILED_TOKEN);
+        ngx_http_oidc_log_failure(r->connection->log, p,
+                                  NGX_HTTP_OIDC_EP_TOKEN,
+                                  "token response without an id token");
         if (tokens != NULL) {
             json_decref(tokens);
         }
@@ -404,9 +430,10 @@ ngx_http_oidc_id_token_check(ngx_http_request_t *r,
     }
 
     if (rc != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: no key for the id token of provider \"%V\"",
-                      &p->name);
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_FAILED_ID_TOKEN);
+        ngx_http_oidc_log_failure(r->connection->log, p,
+                                  NGX_HTTP_OIDC_EP_JWKS,
+                                  "no key for the id token");
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_GATEWAY,
                                         NGX_HTTP_OIDC_MSG_FAILED, NULL);
     }
@@ -436,10 +463,9 @@ ngx_http_oidc_id_token_check(ngx_http_request_t *r,
     }
 
     if (rc != NGX_OIDC_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: invalid id token from provider \"%V\": %s%s%s",
-                      &p->name, err.reason, err.detail[0] ? ", " : "",
-                      err.detail);
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGIN_FAILED_ID_TOKEN,
+                             "invalid id token: %s%s%s", err.reason,
+                             err.detail[0] ? ", " : "", err.detail);
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_REQUEST,
                                         NGX_HTTP_OIDC_MSG_FAILED, NULL);
     }
@@ -471,6 +497,8 @@ ngx_http_oidc_return(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     if (url.data == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_COMPLETED);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oidc: login to provider \"%V\" completed", &p->name);

@@ -1277,21 +1277,11 @@ ngx_http_oidc_conf_zone(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
 
     ngx_sprintf(name.data, "oidc_provider_%V_%08xD", &p->name, crc);
 
-    zone = ngx_shared_memory_add(cf, &name, pc->zone_size,
-                                 &ngx_http_oidc_module);
+    zone = ngx_http_oidc_zone_add(cf, &name, pc->zone_size,
+                                  ngx_http_oidc_provider_init_zone, p);
     if (zone == NULL) {
         return NGX_ERROR;
     }
-
-    if (zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "oidc_provider \"%V\": zone \"%V\" is already used",
-                           &p->name, &name);
-        return NGX_ERROR;
-    }
-
-    zone->init = ngx_http_oidc_provider_init_zone;
-    zone->data = p;
 
     p->shm_zone = zone;
 

@@ -161,8 +161,9 @@ ngx_http_oidc_authorize(ngx_http_request_t *r, ngx_http_oidc_loc_conf_t *olcf,
             if (!ngx_oidc_claims_has_scope(claims, scope[i].data,
                                            scope[i].len))
             {
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "oidc: token lacks scope \"%V\"", &scope[i]);
+                ngx_http_oidc_refuse(r, olcf->provider,
+                                     NGX_HTTP_OIDC_M_TOKEN_REFUSED_SCOPE,
+                                     "token lacks scope \"%V\"", &scope[i]);
                 ctx->error = "insufficient_scope";
                 return NGX_HTTP_FORBIDDEN;
             }
@@ -178,9 +179,10 @@ ngx_http_oidc_authorize(ngx_http_request_t *r, ngx_http_oidc_loc_conf_t *olcf,
             }
 
             if (val.len == 0 || (val.len == 1 && val.data[0] == '0')) {
-                ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                              "oidc: auth_oidc_require \"%V\" not met",
-                              &cv[i].value);
+                ngx_http_oidc_refuse(r, olcf->provider,
+                                     NGX_HTTP_OIDC_M_TOKEN_REFUSED_REQUIRE,
+                                     "auth_oidc_require \"%V\" not met",
+                                     &cv[i].value);
                 ctx->error = (olcf->require_status == NGX_HTTP_UNAUTHORIZED)
                              ? "invalid_token" : NULL;
                 return olcf->require_status;

@@ -39,6 +39,8 @@ struct ngx_http_oidc_http_s {
     ngx_event_t                     done;
     ngx_http_oidc_http_done_pt      handler;
     void                           *data;
+    ngx_msec_t                      start;      /* for the latency metric */
+    ngx_http_oidc_endpoint_e        endpoint;
 
     u_char                          errstr[NGX_HTTP_OIDC_HTTP_ERRSTR_LEN];
 
@@ -232,6 +234,8 @@ ngx_http_oidc_http_create(ngx_http_oidc_provider_t *p, ngx_str_t *url,
     http->provider = p;
     http->handler = handler;
     http->data = data;
+    http->start = ngx_current_msec;
+    http->endpoint = ngx_http_oidc_provider_endpoint(p, &http->target);
 
     /*
      * the caller's log gives the file and level only: a request may end,
@@ -1098,6 +1102,12 @@ ngx_http_oidc_http_done_handler(ngx_event_t *ev)
     pool = http->pool;
     handler = http->handler;
     data = http->data;
+
+    /* a 5xx is the provider's failure; a 4xx is an answer */
+    ngx_http_oidc_metric_call(http->provider, http->endpoint,
+                              ngx_current_msec - http->start,
+                              http->parser.resp.status == 0
+                              || http->parser.resp.status >= 500);
 
     handler(&http->parser.resp, data);
 

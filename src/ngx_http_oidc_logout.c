@@ -165,6 +165,7 @@ ngx_http_oidc_logout_rp(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 
         ngx_oidc_session_free(&s);
 
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGOUT_RP);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oidc: logout from provider \"%V\"", &p->name);
     }
@@ -569,16 +570,17 @@ ngx_http_oidc_logout_revoked(ngx_http_oidc_http_response_t *resp, void *data)
     }
 
     if (resp->status == 0) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "oidc: refresh token revocation at provider \"%V\" "
-                      "failed: %s", &p->name,
-                      resp->error ? resp->error : "unknown error");
+        ngx_http_oidc_log_failure(ngx_cycle->log, p,
+                                  NGX_HTTP_OIDC_EP_REVOCATION,
+                                  "refresh token revocation failed: %s",
+                                  resp->error ? resp->error
+                                              : "unknown error");
         return;
     }
 
-    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                  "oidc: refresh token revocation at provider \"%V\" "
-                  "failed: status %ui", &p->name, resp->status);
+    ngx_http_oidc_log_failure(ngx_cycle->log, p, NGX_HTTP_OIDC_EP_REVOCATION,
+                              "refresh token revocation failed: status %ui",
+                              resp->status);
 }
 
 

@@ -108,6 +108,7 @@ ngx_http_oidc_backchannel(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         return rc;
     }
 
+    ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGOUT_BACKCHANNEL);
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oidc: back-channel logout from provider \"%V\"",
                   &p->name);
@@ -273,13 +274,12 @@ ngx_http_oidc_backchannel_refuse(ngx_http_request_t *r,
     size_t      len;
     ngx_str_t   body, allow = ngx_string("POST");
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oidc: back-channel logout for provider \"%V\" "
-                  "refused: %s%s%s%s%s", &p->name, why,
-                  (err && err->reason) ? ": " : "",
-                  (err && err->reason) ? err->reason : "",
-                  (err && err->reason && err->detail[0]) ? ", " : "",
-                  (err && err->reason) ? err->detail : "");
+    ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGOUT_BACKCHANNEL_REFUSED,
+                         "back-channel logout refused: %s%s%s%s%s", why,
+                         (err && err->reason) ? ": " : "",
+                         (err && err->reason) ? err->reason : "",
+                         (err && err->reason && err->detail[0]) ? ", " : "",
+                         (err && err->reason) ? err->detail : "");
 
     if (status == NGX_HTTP_NOT_ALLOWED
         && ngx_http_oidc_header_out(r, "Allow", &allow, NULL) != NGX_OK)
@@ -383,6 +383,7 @@ ngx_http_oidc_frontchannel(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         }
     }
 
+    ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGOUT_FRONTCHANNEL);
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "oidc: front-channel logout from provider \"%V\"",
                   &p->name);
@@ -403,9 +404,8 @@ ngx_http_oidc_frontchannel_refuse(ngx_http_request_t *r,
 {
     ngx_str_t  page;
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oidc: front-channel logout for provider \"%V\" "
-                  "refused: %s", &p->name, why);
+    ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGOUT_FRONTCHANNEL_REFUSED,
+                         "front-channel logout refused: %s", why);
 
     ngx_str_set(&page, "Invalid logout request.\n");
 

@@ -27,7 +27,6 @@
 #define NGX_HTTP_OIDC_BACKOFF_WARM    60        /* keys known, s */
 #define NGX_HTTP_OIDC_POLL            100       /* another worker fetches, ms */
 #define NGX_HTTP_OIDC_TICK_MAX        60000     /* ms */
-#define NGX_HTTP_OIDC_LOG_INTERVAL    60        /* 503 reminders, s */
 
 
 /* in the provider's shared memory zone */
@@ -62,7 +61,6 @@ struct ngx_http_oidc_provider_rt_s {
     ngx_event_t                   wake;
     ngx_queue_t                   waiting;      /* requests */
     time_t                        lease;        /* how long a fetch may run */
-    time_t                        logged;       /* the last 503 reminder */
 
     ngx_http_oidc_http_t         *fetch;        /* in progress */
     ngx_http_oidc_fetch_e         stage;
@@ -162,37 +160,19 @@ static const struct {
 ngx_int_t
 ngx_http_oidc_provider_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
-    size_t                        len;
-    ngx_slab_pool_t              *shpool;
-    ngx_http_oidc_provider_sh_t  *sh;
+    ngx_uint_t  fresh;
 
     if (data) {
         /* a reload with the same issuer: the keys stay */
         return NGX_OK;
     }
 
-    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        return NGX_OK;
-    }
-
-    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_oidc_provider_sh_t));
-    if (sh == NULL) {
+    if (ngx_http_oidc_zone_sh(shm_zone, sizeof(ngx_http_oidc_provider_sh_t),
+                              &fresh)
+        == NULL)
+    {
         return NGX_ERROR;
     }
-
-    shpool->data = sh;
-
-    len = sizeof(" in oidc provider zone \"\"") + shm_zone->shm.name.len;
-
-    shpool->log_ctx = ngx_slab_alloc(shpool, len);
-    if (shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(shpool->log_ctx, " in oidc provider zone \"%V\"%Z",
-                &shm_zone->shm.name);
 
     return NGX_OK;
 }
@@ -398,6 +378,73 @@ ngx_http_oidc_provider_endpoints(ngx_http_oidc_provider_t *p)
 }
 
 
+ngx_http_oidc_endpoint_e
+ngx_http_oidc_provider_endpoint(ngx_http_oidc_provider_t *p, ngx_str_t *url)
+{
+    size_t                        len;
+    ngx_uint_t                    i;
+    const char                   *s;
+    ngx_http_oidc_endpoints_t    *ep;
+    ngx_http_oidc_provider_rt_t  *rt;
+
+    static const struct {
+        size_t                    offset;
+        ngx_http_oidc_endpoint_e  endpoint;
+    } known[] = {
+        { offsetof(ngx_http_oidc_endpoints_t, token_endpoint),
+          NGX_HTTP_OIDC_EP_TOKEN },
+        { offsetof(ngx_http_oidc_endpoints_t, jwks_uri),
+          NGX_HTTP_OIDC_EP_JWKS },
+        { offsetof(ngx_http_oidc_endpoints_t, userinfo_endpoint),
+          NGX_HTTP_OIDC_EP_USERINFO },
+        { offsetof(ngx_http_oidc_endpoints_t, revocation_endpoint),
+          NGX_HTTP_OIDC_EP_REVOCATION },
+        { offsetof(ngx_http_oidc_endpoints_t, introspection_endpoint),
+          NGX_HTTP_OIDC_EP_INTROSPECTION }
+    };
+
+#define ngx_http_oidc_same(a, b)                                              \
+    ((a)->len == (b)->len && ngx_strncmp((a)->data, (b)->data, (a)->len) == 0)
+
+    if (ngx_http_oidc_same(url, &p->config_url)) {
+        return NGX_HTTP_OIDC_EP_DISCOVERY;
+    }
+
+    rt = p->rt;
+
+    if (rt == NULL) {
+        return NGX_HTTP_OIDC_EP_OTHER;
+    }
+
+    /* the JWKS right after a new discovery document */
+    if (rt->pending) {
+        s = ngx_oidc_json_get_string(rt->pending, "jwks_uri", &len);
+
+        if (s && len == url->len && ngx_strncmp(s, url->data, len) == 0) {
+            return NGX_HTTP_OIDC_EP_JWKS;
+        }
+    }
+
+    ep = &rt->endpoints;
+
+    if (ep->metadata == NULL) {
+        return NGX_HTTP_OIDC_EP_OTHER;
+    }
+
+    for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (ngx_http_oidc_same(url,
+                               (ngx_str_t *) ((u_char *) ep + known[i].offset)))
+        {
+            return known[i].endpoint;
+        }
+    }
+
+#undef ngx_http_oidc_same
+
+    return NGX_HTTP_OIDC_EP_OTHER;
+}
+
+
 static ngx_int_t
 ngx_http_oidc_provider_static_keys(ngx_http_oidc_provider_t *p,
     ngx_str_t *kid, ngx_oidc_jwks_t **jwks)
@@ -420,7 +467,6 @@ static ngx_int_t
 ngx_http_oidc_provider_cold(ngx_http_request_t *r,
     ngx_http_oidc_provider_rt_t *rt, ngx_http_oidc_provider_wait_t *w)
 {
-    time_t     now;
     ngx_int_t  rc;
 
     if (w == NULL || !w->woken) {
@@ -435,15 +481,9 @@ ngx_http_oidc_provider_cold(ngx_http_request_t *r,
         }
     }
 
-    now = ngx_time();
-
-    if (now - rt->logged >= NGX_HTTP_OIDC_LOG_INTERVAL) {
-        rt->logged = now;
-
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: provider \"%V\" has no usable keys, "
-                      "answering 503", &rt->provider->name);
-    }
+    ngx_http_oidc_log_failure(r->connection->log, rt->provider,
+                              NGX_HTTP_OIDC_EP_JWKS,
+                              "no usable keys, answering 503");
 
     return NGX_HTTP_SERVICE_UNAVAILABLE;
 }
@@ -983,6 +1023,9 @@ ngx_http_oidc_provider_store(ngx_http_oidc_provider_rt_t *rt, ngx_str_t *jwks,
 
     ngx_shmtx_unlock(&rt->shpool->mutex);
 
+    ngx_http_oidc_metric_inc(rt->provider, NGX_HTTP_OIDC_M_KEYS_REFRESHED);
+    ngx_http_oidc_log_failure_reset(rt->provider, NGX_HTTP_OIDC_EP_DISCOVERY);
+
     if (failures) {
         ngx_log_error(NGX_LOG_NOTICE, &rt->log, 0,
                       "oidc: provider \"%V\": keys fetched after %ui failed "
@@ -1053,18 +1096,22 @@ ngx_http_oidc_provider_failure(ngx_http_oidc_provider_rt_t *rt,
 
     ngx_shmtx_unlock(&rt->shpool->mutex);
 
-    /* once per failure streak, whichever worker meets it */
-    if (failures == 1) {
-        ngx_log_error(NGX_LOG_ERR, &rt->log, 0,
-                      "oidc: provider \"%V\": %s; %s", &rt->provider->name,
-                      msg, rt->jwks ? "the last good keys stay in use"
-                                    : "no usable keys yet");
+    ngx_http_oidc_metric_inc(rt->provider,
+                             NGX_HTTP_OIDC_M_KEYS_REFRESH_FAILED);
 
-    } else {
-        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, &rt->log, 0,
-                       "oidc: provider \"%V\": %s (failure %ui, next try "
-                       "in %Ts)", &rt->provider->name, msg, failures, backoff);
-    }
+    /*
+     * the first failure after keys were fetched, then once per interval,
+     * whichever worker meets it; discovery and JWKS share the pace
+     */
+    ngx_http_oidc_log_failure(&rt->log, rt->provider,
+                              NGX_HTTP_OIDC_EP_DISCOVERY,
+                              "%s; %s", msg,
+                              rt->jwks ? "the last good keys stay in use"
+                                       : "no usable keys yet");
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &rt->log, 0,
+                   "oidc: provider \"%V\": failure %ui, next try in %Ts",
+                   &rt->provider->name, failures, backoff);
 
     ngx_post_event(&rt->wake, &ngx_posted_events);
     ngx_http_oidc_provider_arm(rt);

@@ -391,11 +391,13 @@ ngx_http_oidc_refresh_finish(ngx_http_request_t *r,
     switch (rc) {
 
     case NGX_OK:
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_SESSION_RENEWED);
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oidc: session renewed at provider \"%V\"", &p->name);
         return NGX_OK;
 
     case NGX_DECLINED:
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_SESSION_RENEWAL_FAILED);
         ngx_log_error(rf->level, r->connection->log, 0,
                       "oidc: session renewal at provider \"%V\" refused "
                       "(%s), session ended", &p->name, rf->why);
@@ -405,11 +407,12 @@ ngx_http_oidc_refresh_finish(ngx_http_request_t *r,
         return NGX_DECLINED;
 
     case NGX_HTTP_SERVICE_UNAVAILABLE:
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: session renewal at provider \"%V\" failed "
-                      "(%s), %s", &p->name, rf->why,
-                      valid ? "the current access token is used"
-                            : "answering 503");
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_SESSION_RENEWAL_FAILED);
+        ngx_http_oidc_log_failure(r->connection->log, p,
+                                  NGX_HTTP_OIDC_EP_TOKEN,
+                                  "session renewal failed (%s), %s", rf->why,
+                                  valid ? "the current access token is used"
+                                        : "answering 503");
 
         return valid ? NGX_OK : NGX_HTTP_SERVICE_UNAVAILABLE;
 

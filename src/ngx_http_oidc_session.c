@@ -64,9 +64,11 @@ ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
                                           p, &key, generation);
 
     if (live != NULL) {
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_SESSION_CACHE_HIT);
         json_incref(live);
 
     } else {
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_SESSION_CACHE_MISS);
         rc = ngx_http_oidc_session_read(r, p, &key, generation, &live);
 
         if (rc != NGX_OK) {
@@ -335,6 +337,7 @@ ngx_http_oidc_session_create(ngx_http_request_t *r,
     free(value.data);
 
     if (rc != NGX_OK) {
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_FAILED_SESSION);
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "oidc: session not stored");
         return NGX_HTTP_SERVICE_UNAVAILABLE;

@@ -63,13 +63,23 @@ static void *ngx_http_oidc_shm_alloc(ngx_http_oidc_shm_ctx_t *ctx,
 ngx_shm_zone_t *
 ngx_http_oidc_shm_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
 {
-    ngx_shm_zone_t           *shm_zone;
     ngx_http_oidc_shm_ctx_t  *ctx;
 
     ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_oidc_shm_ctx_t));
     if (ctx == NULL) {
         return NULL;
     }
+
+    return ngx_http_oidc_zone_add(cf, name, size, ngx_http_oidc_shm_init_zone,
+                                  ctx);
+}
+
+
+ngx_shm_zone_t *
+ngx_http_oidc_zone_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
+    ngx_shm_zone_init_pt init, void *data)
+{
+    ngx_shm_zone_t  *shm_zone;
 
     shm_zone = ngx_shared_memory_add(cf, name, size, &ngx_http_oidc_module);
     if (shm_zone == NULL) {
@@ -83,10 +93,48 @@ ngx_http_oidc_shm_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
         return NULL;
     }
 
-    shm_zone->init = ngx_http_oidc_shm_init_zone;
-    shm_zone->data = ctx;
+    shm_zone->init = init;
+    shm_zone->data = data;
 
     return shm_zone;
+}
+
+
+void *
+ngx_http_oidc_zone_sh(ngx_shm_zone_t *shm_zone, size_t size,
+    ngx_uint_t *fresh)
+{
+    size_t            len;
+    void             *sh;
+    ngx_slab_pool_t  *shpool;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    *fresh = 0;
+
+    if (shm_zone->shm.exists) {
+        return shpool->data;
+    }
+
+    sh = ngx_slab_calloc(shpool, size);
+    if (sh == NULL) {
+        return NULL;
+    }
+
+    shpool->data = sh;
+
+    len = sizeof(" in oidc zone \"\"") + shm_zone->shm.name.len;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool, len);
+    if (shpool->log_ctx == NULL) {
+        return NULL;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in oidc zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    *fresh = 1;
+
+    return sh;
 }
 
 
@@ -95,7 +143,7 @@ ngx_http_oidc_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_oidc_shm_ctx_t  *octx = data;
 
-    size_t                    len;
+    ngx_uint_t                fresh;
     ngx_http_oidc_shm_ctx_t  *ctx;
 
     ctx = shm_zone->data;
@@ -108,34 +156,21 @@ ngx_http_oidc_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
-
-    if (shm_zone->shm.exists) {
-        ctx->sh = ctx->shpool->data;
-        return NGX_OK;
-    }
-
-    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_oidc_shm_sh_t));
+    ctx->sh = ngx_http_oidc_zone_sh(shm_zone, sizeof(ngx_http_oidc_shm_sh_t),
+                                    &fresh);
     if (ctx->sh == NULL) {
         return NGX_ERROR;
     }
 
-    ctx->shpool->data = ctx->sh;
+    if (!fresh) {
+        return NGX_OK;
+    }
 
     ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
                     ngx_http_oidc_shm_rbtree_insert_value);
 
     ngx_queue_init(&ctx->sh->queue);
     ctx->sh->generation = 1;
-
-    len = sizeof(" in oidc zone \"\"") + shm_zone->shm.name.len;
-
-    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
-    if (ctx->shpool->log_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_sprintf(ctx->shpool->log_ctx, " in oidc zone \"%V\"%Z",
-                &shm_zone->shm.name);
 
     /* eviction is normal here, not worth a log line per failed alloc */
     ctx->shpool->log_nomem = 0;
@@ -520,4 +555,38 @@ ngx_http_oidc_shm_touch(ngx_shm_zone_t *zone, ngx_str_t *key, time_t expires)
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
     return rc;
+}
+
+
+ngx_uint_t
+ngx_http_oidc_shm_count(ngx_shm_zone_t *zone, ngx_str_t *prefix)
+{
+    time_t                     now;
+    ngx_uint_t                 n;
+    ngx_queue_t               *q;
+    ngx_http_oidc_shm_ctx_t   *ctx;
+    ngx_http_oidc_shm_node_t  *sn;
+
+    ctx = zone->data;
+    now = ngx_time();
+    n = 0;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    for (q = ngx_queue_head(&ctx->sh->queue);
+         q != ngx_queue_sentinel(&ctx->sh->queue);
+         q = ngx_queue_next(q))
+    {
+        sn = ngx_queue_data(q, ngx_http_oidc_shm_node_t, queue);
+
+        if (sn->expires > now && sn->key_len >= prefix->len
+            && ngx_memcmp(sn->data, prefix->data, prefix->len) == 0)
+        {
+            n++;
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return n;
 }

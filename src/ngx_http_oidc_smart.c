@@ -283,10 +283,11 @@ ngx_http_oidc_smart_start(ngx_http_request_t *r,
                                           "body", NULL);
 
     case NGX_HTTP_REQUEST_ENTITY_TOO_LARGE:
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: SMART refused: POST _search body larger than "
-                      "client_body_buffer_size or %d bytes",
-                      NGX_HTTP_OIDC_SMART_BODY_MAX);
+        ngx_http_oidc_refuse(r, olcf->provider,
+                             NGX_HTTP_OIDC_M_TOKEN_REFUSED_SMART,
+                             "SMART refused: POST _search body larger than "
+                             "client_body_buffer_size or %d bytes",
+                             NGX_HTTP_OIDC_SMART_BODY_MAX);
         return ngx_http_oidc_smart_refuse(r, NULL,
                                           NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                           "too-costly",
@@ -319,13 +320,17 @@ ngx_http_oidc_smart_classify(ngx_http_request_t *r,
     ngx_http_oidc_smart_conf_t *sc, ngx_http_oidc_smart_ctx_t *sctx,
     ngx_str_t *body)
 {
-    u_char           *buf, *q;
-    size_t            raw;
-    ngx_uint_t        i, n;
-    ngx_str_t         path, ine, empty;
-    ngx_oidc_err_t    err;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *inh;
+    u_char                    *buf, *q;
+    size_t                     raw;
+    ngx_uint_t                 i, n;
+    ngx_str_t                  path, ine, empty;
+    ngx_oidc_err_t             err;
+    ngx_list_part_t           *part;
+    ngx_table_elt_t           *h, *inh;
+    ngx_http_oidc_loc_conf_t  *olcf;
+
+    /* the provider, for the refusal lines */
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oidc_module);
 
     if (r->valid_unparsed_uri) {
         q = ngx_strlchr(r->unparsed_uri.data,
@@ -336,9 +341,10 @@ ngx_http_oidc_smart_classify(ngx_http_request_t *r,
         if (raw != r->uri.len
             || ngx_strncmp(r->unparsed_uri.data, r->uri.data, raw) != 0)
         {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "oidc: SMART refused: encoded or unnormalized "
-                          "path");
+            ngx_http_oidc_refuse(r, olcf->provider,
+                                 NGX_HTTP_OIDC_M_TOKEN_REFUSED_SMART,
+                                 "SMART refused: encoded or unnormalized "
+                                 "path");
             return ngx_http_oidc_smart_refuse(r, NULL, NGX_HTTP_BAD_REQUEST,
                                               "invalid",
                                               "FHIR paths are not "
@@ -358,9 +364,10 @@ ngx_http_oidc_smart_classify(ngx_http_request_t *r,
         path.len = r->uri.len - sc->base.len;
 
     } else {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: SMART refused: \"%V\" is outside the FHIR base "
-                      "\"%V\"", &r->uri, &sc->base);
+        ngx_http_oidc_refuse(r, olcf->provider,
+                             NGX_HTTP_OIDC_M_TOKEN_REFUSED_SMART,
+                             "SMART refused: \"%V\" is outside the FHIR base "
+                             "\"%V\"", &r->uri, &sc->base);
         return ngx_http_oidc_smart_refuse(r, NULL, NGX_HTTP_FORBIDDEN,
                                           "forbidden",
                                           "outside the FHIR base", NULL);
@@ -416,10 +423,11 @@ ngx_http_oidc_smart_classify(ngx_http_request_t *r,
                                (ngx_oidc_str_t *) &ine, buf, &err)
         != NGX_OIDC_OK)
     {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: SMART refused %V \"%V\": %s",
-                      &r->method_name, &path,
-                      err.reason ? err.reason : "invalid");
+        ngx_http_oidc_refuse(r, olcf->provider,
+                             NGX_HTTP_OIDC_M_TOKEN_REFUSED_SMART,
+                             "SMART refused %V \"%V\": %s",
+                             &r->method_name, &path,
+                             err.reason ? err.reason : "invalid");
         return ngx_http_oidc_smart_refuse(r, NULL, NGX_HTTP_BAD_REQUEST,
                                           "not-supported",
                                           err.reason ? err.reason
@@ -519,11 +527,11 @@ ngx_http_oidc_smart_authorize(ngx_http_request_t *r,
 
     scope.len = ngx_oidc_smart_verdict_scope(&v, scope.data);
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oidc: SMART refused %s %V: %s; needs \"%V\" "
-                  "(%uz SMART scopes granted)",
-                  ngx_oidc_fhir_interaction_name(sctx->req.interaction),
-                  &sctx->req.type, v.reason, &scope, set->n);
+    ngx_http_oidc_refuse(r, olcf->provider, NGX_HTTP_OIDC_M_TOKEN_REFUSED_SMART,
+                         "SMART refused %s %V: %s; needs \"%V\" "
+                         "(%uz SMART scopes granted)",
+                         ngx_oidc_fhir_interaction_name(sctx->req.interaction),
+                         &sctx->req.type, v.reason, &scope, set->n);
 
     ngx_snprintf(text, sizeof(text) - 1, "%s%Z", v.reason);
 

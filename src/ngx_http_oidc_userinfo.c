@@ -171,8 +171,9 @@ ngx_http_oidc_userinfo_done(ngx_http_oidc_http_response_t *resp, void *data)
 {
     ngx_http_oidc_userinfo_t *ui = data;
 
-    ngx_http_request_t       *r;
-    ngx_http_oidc_browser_t  *b;
+    ngx_http_request_t        *r;
+    ngx_http_oidc_browser_t   *b;
+    ngx_http_oidc_loc_conf_t  *olcf;
 
     b = ui->browser;
     r = b->request;
@@ -184,9 +185,13 @@ ngx_http_oidc_userinfo_done(ngx_http_oidc_http_response_t *resp, void *data)
     ui->status = ngx_http_oidc_http_keep(resp, r->pool, &ui->body);
 
     if (resp->status == 0) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: userinfo request failed: %s",
-                      resp->error ? resp->error : "unknown error");
+        olcf = ngx_http_get_module_loc_conf(r, ngx_http_oidc_module);
+
+        ngx_http_oidc_log_failure(r->connection->log, olcf->provider,
+                                  NGX_HTTP_OIDC_EP_USERINFO,
+                                  "userinfo request failed: %s",
+                                  resp->error ? resp->error
+                                              : "unknown error");
     }
 
     ngx_http_post_request(r, NULL);
@@ -207,6 +212,7 @@ ngx_http_oidc_userinfo_check(ngx_http_request_t *r,
 
     if (ui->status == 0) {
         /* logged when the fetch ended */
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_FAILED_USERINFO);
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_GATEWAY,
                                         NGX_HTTP_OIDC_MSG_FAILED, NULL);
     }
@@ -216,9 +222,11 @@ ngx_http_oidc_userinfo_check(ngx_http_request_t *r,
     ngx_memzero(&err, sizeof(ngx_oidc_err_t));
 
     if (ui->status != NGX_HTTP_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: userinfo endpoint of provider \"%V\" answered "
-                      "%ui", &p->name, ui->status);
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_FAILED_USERINFO);
+        ngx_http_oidc_log_failure(r->connection->log, p,
+                                  NGX_HTTP_OIDC_EP_USERINFO,
+                                  "userinfo endpoint answered %ui",
+                                  ui->status);
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_GATEWAY,
                                         NGX_HTTP_OIDC_MSG_FAILED, NULL);
     }
@@ -251,9 +259,10 @@ ngx_http_oidc_userinfo_check(ngx_http_request_t *r,
     }
 
     if (obj == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: invalid userinfo from provider \"%V\": %s",
-                      &p->name, why);
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_LOGIN_FAILED_USERINFO);
+        ngx_http_oidc_log_failure(r->connection->log, p,
+                                  NGX_HTTP_OIDC_EP_USERINFO,
+                                  "invalid userinfo: %s", why);
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_GATEWAY,
                                         NGX_HTTP_OIDC_MSG_FAILED, NULL);
     }

@@ -262,8 +262,8 @@ ngx_http_oidc_cookie_set(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 
 /*
  * A store key that reveals no secret: kind ":" provider ":"
- * base64url(SHA-256(a NUL b)); for a pending login a is the state and
- * b the browser's binding value, so both are needed to find it.
+ * base64url(SHA-256(issuer NUL a NUL b)); for a pending login a is the
+ * state and b the browser's binding value, so both are needed to find it.
  */
 
 ngx_int_t
@@ -273,14 +273,21 @@ ngx_http_oidc_store_key(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     u_char  *buf, *s;
     u_char   md[NGX_OIDC_SHA256_LEN];
 
-    buf = ngx_pnalloc(r->pool, a->len + 1 + (b ? b->len : 0));
+    buf = ngx_pnalloc(r->pool, p->issuer.len + 1 + a->len + 1
+                               + (b ? b->len : 0));
     key->data = ngx_pnalloc(r->pool, 2 + p->name.len + 1
                                      + NGX_HTTP_OIDC_HASH_LEN);
     if (buf == NULL || key->data == NULL) {
         return NGX_ERROR;
     }
 
-    s = ngx_cpymem(buf, a->data, a->len);
+    /*
+     * the issuer too: after a reload that gives the provider another
+     * issuer, the old issuer's sessions, logins and markers are not found
+     */
+    s = ngx_cpymem(buf, p->issuer.data, p->issuer.len);
+    *s++ = '\0';
+    s = ngx_cpymem(s, a->data, a->len);
     *s++ = '\0';
 
     if (b != NULL) {

@@ -196,7 +196,7 @@ test('JWKS: a duplicate member on the first fetch means no keys: 503', async () 
   const ng = await gateway(fake.issuer);
   await logged(ng, /\[error\].*JWKS refused: invalid json, duplicate object key near '"keys"'.*no usable keys yet/);
   assert.equal((await get(ng, fake.token())).status, 503);
-  await logged(ng, /\[error\].*oidc: provider "p" has no usable keys, answering 503/);
+  await logged(ng, /\[error\].*oidc: provider "p": no usable keys, answering 503/);
 });
 
 /* ------------------------------------------------------------------ */

@@ -369,7 +369,7 @@ test('ID tokens altered on the way are refused: no session', async () => {
     }
     assert.equal(r.status, 400, `${mode}: ${r.status} ${r.body}`);
     assert.equal(sessions.length, 0, mode);
-    assert.match(ng.errorLog(mark), /oidc: invalid id token/, mode);
+    assert.match(ng.errorLog(mark), /oidc: refused \(id_token\): invalid id token/, mode);
   }
   tamper = null;
 });

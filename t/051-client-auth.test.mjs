@@ -258,9 +258,9 @@ test('userinfo on: its members reach the upstream, the ID token\'s claims win', 
 });
 
 for (const [mode, log] of [
-  ['lie', /invalid userinfo from provider "ui": its "sub" is not the id token's/],
-  ['fail', /userinfo endpoint of provider "ui" answered 500/],
-  ['jwt', /invalid userinfo from provider "ui": a signed or encrypted \(application\/jwt\) answer/],
+  ['lie', /provider "ui": invalid userinfo: its "sub" is not the id token's/],
+  ['fail', /provider "ui": userinfo endpoint answered 500/],
+  ['jwt', /provider "ui": invalid userinfo: a signed or encrypted \(application\/jwt\) answer/],
 ]) {
   test(`userinfo ${mode}: the login fails with 502, one log line, no session`, async () => {
     uiMode = mode;

@@ -282,7 +282,7 @@ test('back-channel: forged, altered, replayed and malformed logout tokens are re
     assert.equal(r.status, 400, what);
     assert.equal(r.json().error, 'invalid_request', what);
     assert.equal(r.headers['cache-control'], 'no-store', what);
-    assert.match(ng.errorLog(mark), /back-channel logout for provider "op" refused: /, what);
+    assert.match(ng.errorLog(mark), /oidc: refused \(backchannel\): back-channel logout refused: .*provider "op", request_id /, what);
     const sig = token.split('.')[2];
     assert.ok(!sig || !ng.errorLog(mark).includes(sig), 'the token is never logged');
   }
@@ -408,7 +408,7 @@ test('logout at the gateway: session, cookie, provider session and refresh token
   } finally {
     b.page.off('request', onRequest);
   }
-  assert.doesNotMatch(ng.errorLog(), /revocation at provider .* failed/);
+  assert.doesNotMatch(ng.errorLog(), /revocation failed/);
 });
 
 test('back-channel logout from the provider ends the gateway session', async () => {

@@ -119,8 +119,8 @@ test('provider down: a valid access token goes on, an expired one gets 503; afte
   const all = await Promise.all([1, 2, 3].map((i) => s.get('expired', expired, `/e${i}`)));
   assert.deepEqual(all.map((x) => x.status), [503, 503, 503]);
   const log = s.oidcLog(mark);
-  assert.match(log, /renewal at provider "due" failed \([^)]*\), the current access token is used/);
-  assert.match(log, /renewal at provider "expired" failed \([^)]*\), answering 503/);
+  assert.match(log, /provider "due": session renewal failed \([^)]*\), the current access token is used/);
+  assert.match(log, /provider "expired": session renewal failed \([^)]*\), answering 503/);
 
   // oidc-provider keeps its grants in memory: after a restart it no longer
   // knows the refresh tokens, answers invalid_grant, and the sessions end

@@ -90,7 +90,7 @@ test('an expired access token: 50 requests at once over 2 workers, one renewal, 
   assert.equal(a.status, 200);
   assert.equal(s.proxied.soon, 2, 'each request retries while it fails');
   assert.match(s.oidcLog(mark),
-    /renewal at provider "soon" failed \(status 500\), the current access token is used/);
+    /provider "soon": session renewal failed \(status 500\), the current access token is used/);
 
   s.modes.soon = undefined;
   await sleep(AT_TTL * 1000 + 1000);
