@@ -360,15 +360,29 @@ ngx_http_oidc_introspect_cached(ngx_http_request_t *r,
     case NGX_OK:
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "oidc: introspection result found in cache");
+        ngx_http_oidc_metric_inc(olcf->provider,
+                                 NGX_HTTP_OIDC_M_INTROSPECTION_CACHE_HIT);
         ctx->claims = claims;
         return NGX_OK;
 
     case NGX_DECLINED:
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: invalid bearer token: not active (cached "
-                      "introspection result)");
+        ngx_http_oidc_metric_inc(olcf->provider,
+                                 NGX_HTTP_OIDC_M_INTROSPECTION_CACHE_HIT);
+        ngx_http_oidc_refuse(r, olcf->provider,
+                             NGX_HTTP_OIDC_M_TOKEN_REFUSED_INACTIVE,
+                             "invalid bearer token: not active (cached "
+                             "introspection result)");
         ctx->error = "invalid_token";
         return NGX_HTTP_UNAUTHORIZED;
+
+    case NGX_ABORT:
+        /* once per request: waiting for discovery looks again */
+        if (ctx->state == NGX_HTTP_OIDC_START) {
+            ngx_http_oidc_metric_inc(olcf->provider,
+                                     NGX_HTTP_OIDC_M_INTROSPECTION_CACHE_MISS);
+        }
+
+        return rc;
 
     default:
         return rc;
@@ -429,19 +443,22 @@ ngx_http_oidc_introspect_outcome(ngx_http_request_t *r,
     switch (status) {
 
     case NGX_OK:
+        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_TOKEN_VERIFIED);
         ctx->claims = claims;
         return NGX_OK;
 
     case NGX_HTTP_UNAUTHORIZED:
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "oidc: invalid bearer token: %s (introspection)", why);
+        ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_TOKEN_REFUSED_INACTIVE,
+                             "invalid bearer token: %s (introspection)", why);
         ctx->error = "invalid_token";
         break;
 
     case NGX_HTTP_SERVICE_UNAVAILABLE:
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: introspection at provider \"%V\" failed: %s, "
-                      "answering 503", &p->name, why);
+        /* once per interval: every waiting request has the same story */
+        ngx_http_oidc_log_failure(r->connection->log, p,
+                                  NGX_HTTP_OIDC_EP_INTROSPECTION,
+                                  "introspection failed: %s, answering 503",
+                                  why);
         break;
 
     default:

@@ -108,6 +108,7 @@ before(async () => {
         ${loc('/hanging/', 'hanging')}
         ${loc('/down/', 'down')}
         ${loc('/nocache/', 'op', 'auth_oidc_token_cache off;')}
+        location = /status { oidc_status; }
         location /jwt/ {
             auth_oidc op;
             proxy_pass http://${echo.addr};
@@ -241,11 +242,21 @@ test('a token for another audience is refused (aud of the answer)', async () => 
 test('100 concurrent requests with one fresh token: one introspection call', async () => {
   const t = await opaque();
   const n = calls().length;
+  const status = async () => JSON.parse((await http(ng.url("/status"))).body).providers.op;
+  const s0 = await status();
   const rs = await Promise.all(Array.from({ length: 100 }, (_, i) => call(`/api/c${i}`, t)));
   assert.deepEqual([...new Set(rs.map((r) => r.status))], [200]);
   // both workers answered: the cross-worker lock was exercised
   assert.equal(new Set(rs.map((r) => r.headers['x-worker'])).size, 2);
   assert.equal(calls().length, n + 1);
+  // the counters agree: one call made, every request a miss or a hit
+  const s1 = await status();
+  assert.equal(s1.calls.introspection.calls - s0.calls.introspection.calls, 1);
+  assert.equal(s1.calls.introspection.errors - s0.calls.introspection.errors, 0);
+  const hits = s1.cache.introspection.hit - s0.cache.introspection.hit;
+  const misses = s1.cache.introspection.miss - s0.cache.introspection.miss;
+  assert.ok(misses >= 1, `${misses} misses`);
+  assert.equal(hits + misses, 100);
 
   // the same without the cache: each worker still asks once per burst at most
   const u = await opaque();
@@ -305,9 +316,9 @@ test('the provider failing gives 503, never 401, and the log never holds the tok
   assert.ok(hang.accepted >= 1);
   await refused('/down/x', t, 503);
   const log = ours(ng.errorLog(mark));
-  assert.match(log, /introspection at provider "wrongsecret" failed: status 401, answering 503/);
-  assert.match(log, /introspection at provider "hanging" failed: .*, answering 503/);
-  assert.match(log, /introspection at provider "down" failed: .*, answering 503/);
+  assert.match(log, /provider "wrongsecret": introspection failed: status 401, answering 503/);
+  assert.match(log, /provider "hanging": introspection failed: .*, answering 503/);
+  assert.match(log, /provider "down": introspection failed: .*, answering 503/);
   assert.ok(!log.includes(t), 'the token reached the error log');
   // failures are not cached: the provider that works still answers
   assert.equal((await call('/api/after', t)).status, 200);
