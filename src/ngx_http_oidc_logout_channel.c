@@ -235,8 +235,8 @@ ngx_http_oidc_backchannel_end(ngx_http_request_t *r,
                                     ngx_time() + NGX_HTTP_OIDC_LOGOUT_TOKEN_AGE
                                     + 2 * p->leeway + 1);
 
-    if (rc == NGX_BUSY) {
-        return NGX_BUSY;
+    if (rc == NGX_BUSY || rc == NGX_AGAIN) {
+        return rc;
     }
 
     if (rc != NGX_OK) {
@@ -498,7 +498,8 @@ ngx_http_oidc_logout_marked(ngx_http_request_t *r,
     rc = ngx_http_oidc_store_get(r, &key, &v, 0);
 
     if (rc != NGX_OK) {
-        return (rc == NGX_DECLINED) ? NGX_DECLINED : NGX_ERROR;
+        /* also NGX_AGAIN and NGX_HTTP_SERVICE_UNAVAILABLE (Redis) */
+        return rc;
     }
 
     /* ours, but unreadable: the session is refused all the same */
