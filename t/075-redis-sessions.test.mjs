@@ -102,7 +102,7 @@ before(async () => {
         user gw;
         password not-the-password;
     }
-    ${provider('acl')}
+    ${provider('acl', 'session_idle_timeout 1h;')}
     oidc_provider bad {
         issuer ${op.issuer};
         client_id gateway;
@@ -256,6 +256,13 @@ test('ACL user and password, database number, unix socket', async () => {
   const db3 = (await cli('-n', '3', '--scan', '--pattern', 's:op:*')).stdout.trim();
   assert.match(db3, /^s:op:/, 'the session is in database 3, without a prefix');
   assert.equal((await cli('-n', '0', '--scan', '--pattern', 's:op:*')).stdout.trim(), '', 'not in database 0');
+  // session_idle_timeout: each use pushes the expiry back (PEXPIRE)
+  const pttl = async () => Number((await cli('-n', '3', 'PTTL', db3)).stdout);
+  assert.ok(await pttl() <= 3600 * 1000, 'the idle timeout bounds the first TTL');
+  await cli('-n', '3', 'PEXPIRE', db3, '60000');
+  assert.ok(await pttl() <= 60000);
+  assert.equal(await status(originC, s.cookie), 200);
+  assert.ok(await pttl() > 3000 * 1000, 'pushed back to the idle timeout');
   // a wrong password: refused by Redis, logged, the request gets 503
   const r = await http(`${originC}/bad/x`, { headers: { Accept: 'text/html' } });
   assert.equal(r.status, 503);
