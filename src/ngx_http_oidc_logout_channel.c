@@ -456,17 +456,31 @@ ngx_int_t
 ngx_http_oidc_logout_ended(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_oidc_session_t *s)
 {
-    ngx_int_t  rc;
+    ngx_int_t    rc, sub;
+    const char  *by;
 
     rc = ngx_http_oidc_logout_marked(r, p, "sid", (ngx_str_t *) &s->sid,
                                      s->created);
+    by = "sid";
 
-    if (rc != NGX_DECLINED) {
-        return rc;
+    if (rc == NGX_DECLINED || rc == NGX_AGAIN) {
+        /* with Redis both reads are sent at once: one wait, not two */
+        sub = ngx_http_oidc_logout_marked(r, p, "sub", (ngx_str_t *) &s->sub,
+                                          s->created);
+
+        if (rc == NGX_DECLINED) {
+            rc = sub;
+            by = "sub";
+        }
     }
 
-    return ngx_http_oidc_logout_marked(r, p, "sub", (ngx_str_t *) &s->sub,
-                                       s->created);
+    if (rc == NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oidc: session ended by a logout at provider \"%V\" "
+                      "(by %s)", &p->name, by);
+    }
+
+    return rc;
 }
 
 
@@ -508,10 +522,6 @@ ngx_http_oidc_logout_marked(ngx_http_request_t *r,
     if (t != NGX_ERROR && t < created) {
         return NGX_DECLINED;
     }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oidc: session ended by a logout at provider \"%V\" "
-                  "(by %s)", &p->name, what);
 
     return NGX_OK;
 }
