@@ -60,6 +60,7 @@ struct ngx_http_oidc_redis_s {
     ngx_log_t                    *log;
     unsigned                      exiting:1;
     unsigned                      was_up:1;
+    unsigned                      writing:1;        /* in HandleWrite */
 };
 
 
@@ -677,7 +678,9 @@ ngx_http_oidc_redis_send(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
      * after it (this may close the link: nothing is touched after)
      */
     if (handler == NULL && rd->state == NGX_HTTP_OIDC_REDIS_UP) {
+        rd->writing = 1;
         redisAsyncHandleWrite(rd->ac);
+        rd->writing = 0;
     }
 
     return NGX_OK;
@@ -839,7 +842,9 @@ ngx_http_oidc_redis_event_handler(ngx_event_t *ev)
     }
 
     if (ev->write) {
+        rd->writing = 1;
         redisAsyncHandleWrite(rd->ac);
+        rd->writing = 0;
 
     } else {
         redisAsyncHandleRead(rd->ac);
@@ -882,17 +887,44 @@ ngx_http_oidc_redis_del_read(void *data)
 }
 
 
+/*
+ * A new command on a connected link: written with the others of this
+ * turn of the event loop by a posted write event, in one write() and
+ * with no epoll change; the kernel is asked to tell when the socket is
+ * writable only when a write could not finish.
+ */
+
 static void
 ngx_http_oidc_redis_add_write(void *data)
 {
-    ngx_http_oidc_redis_event(data, 1, 1);
+    ngx_http_oidc_redis_t *rd = data;
+
+    ngx_event_t  *wev;
+
+    wev = rd->conn->write;
+
+    if (rd->state == NGX_HTTP_OIDC_REDIS_UP && !rd->writing) {
+        if (!wev->active && !wev->posted) {
+            ngx_post_event(wev, &ngx_posted_events);
+        }
+
+        return;
+    }
+
+    ngx_http_oidc_redis_event(rd, 1, 1);
 }
 
 
 static void
 ngx_http_oidc_redis_del_write(void *data)
 {
-    ngx_http_oidc_redis_event(data, 1, 0);
+    ngx_http_oidc_redis_t *rd = data;
+
+    if (rd->conn->write->posted) {
+        ngx_delete_posted_event(rd->conn->write);
+    }
+
+    ngx_http_oidc_redis_event(rd, 1, 0);
 }
 
 
