@@ -249,6 +249,18 @@ test('Redis stopped and started: 503 with Retry-After, Bearer still works, sessi
   assert.equal(await status(originA, t.cookie), 200);
 });
 
+test('a reload: new workers connect to Redis, sessions go on, old workers leave', async () => {
+  const s = await login(originA, 'gina');
+  // the browser's idle (preconnected) sockets would hold the old workers
+  await B_.close();
+  B_ = await launchBrowser();
+  const log = await A.reload();
+  assert.ok(await within(5, () => /redis "shared" connected/.test(A.errorLog())), 'new workers connected');
+  assert.doesNotMatch(log, /\[alert\]|\[crit\]|signal \d+ .*exited on/);
+  for (let i = 0; i < 4; i++) assert.equal(await status(originA, s.cookie), 200);
+  assert.equal(await status(originB, s.cookie), 200);
+});
+
 test('ACL user and password, database number, unix socket', async () => {
   const s = await login(originC, 'frank');
   assert.equal(await status(originC, s.cookie), 200);
