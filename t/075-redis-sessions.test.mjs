@@ -11,11 +11,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   startProvider, startEcho, startNginx, startRedis, stopAll, http, freePort, CLIENTS,
-  headerValues, nginxTestConfig, makePrefix, publicJwks,
+  headerValues, nginxTestConfig, makePrefix, publicJwks, startHangingServer,
 } from './lib/harness.mjs';
 import { launchBrowser, devLogin } from './lib/browser.mjs';
 
-let op, echo, redis, acl, A, B, C, B_;
+let op, echo, redis, acl, hang, A, B, C, B_;
 let originA, originB, originC;
 const COOKIE = '__Host-NGX_OIDC_SESSION';
 const CACHE = 1;                       // cache_time: the staleness bound, s
@@ -61,6 +61,7 @@ before(async () => {
     unixSocket: true,
     args: ['--requirepass', 'default-secret-0123', '--user', 'gw', 'on', '>gw-secret-0123', '~*', '&*', '+@all'],
   });
+  hang = await startHangingServer();          // accepts, never answers
   const [pa, pb, pc] = [await freePort(), await freePort(), await freePort()];
   [originA, originB, originC] = [pa, pb, pc].map((p) => `http://127.0.0.1:${p}`);
   op = await startProvider({
@@ -102,7 +103,20 @@ before(async () => {
         user gw;
         password not-the-password;
     }
+    oidc_redis hang {
+        server ${hang.addr};
+        timeout 300ms;
+    }
     ${provider('acl', 'session_idle_timeout 1h;')}
+    oidc_provider slow {
+        issuer ${op.issuer};
+        client_id gateway;
+        client_secret ${CLIENTS.gateway};
+        allow_insecure_http on;
+        session_store hang;
+        redirect_uri /slow/cb;
+        cookie_name SLOW;
+    }
     oidc_provider bad {
         issuer ${op.issuer};
         client_id gateway;
@@ -116,6 +130,10 @@ before(async () => {
         listen 127.0.0.1:{{PORT}};${locations()}
         location /bad/ {
             auth_oidc bad;
+            proxy_pass http://${echo.addr};
+        }
+        location /slow/ {
+            auth_oidc slow;
             proxy_pass http://${echo.addr};
         }
     }`,
@@ -281,6 +299,16 @@ test('ACL user and password, database number, unix socket', async () => {
   assert.ok(r.headers['retry-after']);
   assert.ok(await within(5, () => /redis "wrong" refused AUTH: WRONGPASS/.test(C.errorLog())));
   assert.doesNotMatch(C.errorLog(), /not-the-password|gw-secret/, 'no password in the log');
+  // a Redis that accepts and never answers: the command times out (nginx
+  // timer), 503 with Retry-After, and the link is made again
+  const mark = C.mark();
+  const slow = await http(`${originC}/slow/x`, {
+    headers: { Cookie: `__Host-SLOW=${s.cookie}`, Accept: 'application/json' },
+  });
+  assert.equal(slow.status, 503);
+  assert.ok(slow.headers['retry-after']);
+  assert.match(C.errorLog(mark), /redis "hang" unavailable: command timed out/);
+  assert.ok(await within(5, () => hang.accepted >= 2), 'connected again after the timeout');
 });
 
 test('nginx -t: bad oidc_redis blocks and session_store names fail with the line', async () => {
