@@ -267,7 +267,7 @@ const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/
 // --serve: keep the gateway up for profiling (perf record -p <worker>)
 if (process.argv.includes('--serve')) {
   fs.writeFileSync(path.join(dir, 'token.txt'), token);
-  console.log(JSON.stringify({ dir, ports, worker: workerPid() }));
+  console.log(JSON.stringify({ dir, ports, worker: workerPid(), cookies }));
   await new Promise(() => {});
 }
 
