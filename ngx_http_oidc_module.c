@@ -17,6 +17,8 @@
 
 static void *ngx_http_oidc_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_oidc_init_main_conf(ngx_conf_t *cf, void *conf);
+static ngx_int_t ngx_http_oidc_session_stores(ngx_conf_t *cf,
+    ngx_http_oidc_main_conf_t *omcf);
 static void *ngx_http_oidc_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_oidc_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -44,6 +46,13 @@ static ngx_command_t  ngx_http_oidc_commands[] = {
     { ngx_string("oidc_provider"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
       ngx_http_oidc_provider_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("oidc_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_oidc_redis_block,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -241,6 +250,10 @@ ngx_http_oidc_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_oidc_session_stores(cf, omcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (omcf->sessions == NULL && omcf->providers.nelts > 0) {
         omcf->sessions = ngx_http_oidc_shm_add(cf, &sessions,
                                                NGX_HTTP_OIDC_SESSIONS_SIZE);
@@ -258,6 +271,38 @@ ngx_http_oidc_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* session_store NAME: an oidc_redis block (NGINX Plus: a keyval_zone) */
+
+static ngx_int_t
+ngx_http_oidc_session_stores(ngx_conf_t *cf, ngx_http_oidc_main_conf_t *omcf)
+{
+    ngx_uint_t                  i;
+    ngx_http_oidc_provider_t  **pp, *p;
+
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        p = pp[i];
+
+        if (p->session_store.len == 0) {
+            continue;
+        }
+
+        p->redis = ngx_http_oidc_redis_find(omcf, &p->session_store);
+
+        if (p->redis == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "no oidc_redis \"%V\" for \"session_store\" of "
+                          "oidc_provider \"%V\" in %s:%ui",
+                          &p->session_store, &p->name, p->file, p->line);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -422,7 +467,11 @@ ngx_http_oidc_init_process(ngx_cycle_t *cycle)
         }
     }
 
-    return ngx_http_oidc_client_token_init_process(cycle);
+    if (ngx_http_oidc_client_token_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_oidc_redis_init_process(cycle, omcf);
 }
 
 
@@ -446,6 +495,8 @@ ngx_http_oidc_exit_process(ngx_cycle_t *cycle)
     for (i = 0; i < omcf->providers.nelts; i++) {
         ngx_http_oidc_provider_exit_process(cycle, pp[i]);
     }
+
+    ngx_http_oidc_redis_exit_process(cycle, omcf);
 
     ngx_http_oidc_worker_cache_free();
 }

@@ -23,6 +23,10 @@
 //              served from the cache (the worker's, then the shared one);
 //              compared with
 //   bare-opaque  no module, the same opaque Authorization header sent
+//   redis      the session case with session_store on a local redis-server
+//              (one connection per worker, copies kept cache_time 5s)
+//   redis-nocache  the same with cache_time 0: Redis asked on every request
+//              (--redis 0: without the two Redis cases)
 //   repeated-off, session-off  the same two cases on a second nginx
 //              (1 worker) whose only difference is "oidc_metrics off":
 //              what the counters cost (ratio on/off of the same run)
@@ -39,7 +43,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  makeKeys, publicJwks, sign, freePort, waitPort, startProvider, stopAll, CLIENTS,
+  makeKeys, publicJwks, sign, freePort, waitPort, startProvider, startRedis, stopAll,
+  CLIENTS,
 } from '../t/lib/harness.mjs';
 import { launchBrowser, devLogin } from '../t/lib/browser.mjs';
 
@@ -53,6 +58,8 @@ const ROUNDS = arg('rounds', 3);
 const CONNS = arg('connections', 32);
 const MEMORY = arg('memory', 0);
 const DISTINCT = arg('tokens', 100000);
+const REDIS = arg('redis', 1);
+const REDIS_CASES = REDIS ? ['redis', 'redis-nocache'] : [];
 const NGINX = process.env.NGINX_BIN || '/usr/sbin/nginx';
 const MODULE = path.resolve(REPO, process.env.MODULE_SO || '.build/deb/ngx_http_oidc_module.so');
 const ISSUER = 'https://idp.bench.example';
@@ -104,12 +111,15 @@ end
 const ports = { upstream: await freePort(), bare: await freePort(), repeated: await freePort(),
   distinct: await freePort(), nocache: await freePort(), 'bare-cookie': await freePort(),
   session: await freePort(), 'bare-opaque': await freePort(), introspected: await freePort(),
-  'repeated-off': await freePort(), 'session-off': await freePort(), 'upstream-off': await freePort() };
+  'repeated-off': await freePort(), 'session-off': await freePort(), 'upstream-off': await freePort(),
+  redis: await freePort(), 'redis-nocache': await freePort() };
 const sessionOrigin = `http://127.0.0.1:${ports.session}`;
 const sessionOffOrigin = `http://127.0.0.1:${ports['session-off']}`;
+const redisOrigins = REDIS_CASES.map((k) => `http://127.0.0.1:${ports[k]}`);
 // access tokens outlive the run: the introspected case stays cached
 const op = await startProvider({ rpOrigin: sessionOrigin, atTtl: 3600,
-  redirectUris: [`${sessionOrigin}/oidc_callback`, `${sessionOffOrigin}/oidc_callback`] });
+  redirectUris: [sessionOrigin, sessionOffOrigin, ...redisOrigins].map((o) => `${o}/oidc_callback`) });
+const redis = REDIS ? await startRedis() : null;
 const opaque = await op.token({ resource: 'urn:gateway:opaque' });
 
 const protectedServer = (port, cache) => `
@@ -124,11 +134,11 @@ const protectedServer = (port, cache) => `
         }
     }`;
 
-const sessionServer = (port) => `
+const sessionServer = (port, provider = 'dev') => `
     server {
         listen 127.0.0.1:${port};
         location / {
-            auth_oidc dev;
+            auth_oidc ${provider};
             auth_oidc_header X-User $oidc_claim_sub;
             auth_oidc_header X-Token $oidc_access_token;
             proxy_pass http://upstream;
@@ -168,6 +178,17 @@ const common = `
         client_secret ${CLIENTS.gateway};
         allow_insecure_http on;
     }
+${REDIS ? `
+    oidc_redis r { server ${redis.addr}; }
+    oidc_redis r0 { server ${redis.addr}; cache_time 0; }
+${[['devr', 'r'], ['devr0', 'r0']].map(([name, store]) => `
+    oidc_provider ${name} {
+        issuer ${op.issuer};
+        client_id gateway;
+        client_secret ${CLIENTS.gateway};
+        allow_insecure_http on;
+        session_store ${store};
+    }`).join('')}` : ''}
     oidc_provider intro {
         issuer ${op.issuer};
         client_id gateway;
@@ -203,6 +224,8 @@ const common = `
         }
     }
 ${sessionServer(ports.session)}
+${REDIS ? `${sessionServer(ports.redis, 'devr')}
+${sessionServer(ports['redis-nocache'], 'devr0')}` : ''}
     server {
         listen 127.0.0.1:${ports['bare-opaque']};
         location / {
@@ -267,6 +290,8 @@ async function login(origin) {
 }
 const cookie = await login(sessionOrigin);
 const cookieOff = await login(sessionOffOrigin);
+const redisCookies = {};
+for (const [i, k] of REDIS_CASES.entries()) redisCookies[ports[k]] = await login(redisOrigins[i]);
 
 function wrk(port, { script, seconds = SECONDS } = {}) {
   const args = ['-t1', `-c${CONNS}`, `-d${seconds}s`];
@@ -276,6 +301,7 @@ function wrk(port, { script, seconds = SECONDS } = {}) {
     args.push('-H', `Authorization: Bearer ${opaque}`);
   }
   else if (port === ports['session-off']) args.push('-H', `Cookie: ${cookieOff}`);
+  else if (redisCookies[port]) args.push('-H', `Cookie: ${redisCookies[port]}`);
   else args.push('-H', `Authorization: Bearer ${token}`);
   args.push(`http://127.0.0.1:${port}/`);
   // the worker's CPU time per request: unlike req/s, it hardly depends on
@@ -316,12 +342,14 @@ if (process.argv.includes('--serve')) {
 
 // warm up: connections, keys, cache
 for (const p of [ports.bare, ports.repeated, ports.nocache, ports['bare-cookie'], ports.session,
-  ports['bare-opaque'], ports.introspected, ports['repeated-off'], ports['session-off']]) {
+  ports['bare-opaque'], ports.introspected, ports['repeated-off'], ports['session-off'],
+  ...REDIS_CASES.map((k) => ports[k])]) {
   wrk(p, { seconds: 1 });
 }
 
 const runs = { bare: [], repeated: [], distinct: [], nocache: [], 'bare-cookie': [], session: [],
   'bare-opaque': [], introspected: [], 'repeated-off': [], 'session-off': [] };
+for (const k of REDIS_CASES) runs[k] = [];
 const cpus = Object.fromEntries(Object.keys(runs).map((k) => [k, []]));
 for (let i = 0; i < ROUNDS; i++) {
   for (const k of Object.keys(runs)) {
@@ -339,7 +367,8 @@ console.log('case          req/s (median)   ratio to bare   worker CPU µs/req (
 for (const [k, v] of Object.entries(runs)) {
   // the session case is compared with the bare proxy sending its cookie
   // and the introspected one with the bare proxy sending its opaque token
-  const ref = k.startsWith('session') || k === 'bare-cookie' ? median(runs['bare-cookie'])
+  const ref = k.startsWith('session') || k.startsWith('redis') || k === 'bare-cookie'
+    ? median(runs['bare-cookie'])
     : k === 'introspected' || k === 'bare-opaque' ? median(runs['bare-opaque']) : bare;
   console.log(`${k.padEnd(14)}${median(v).toFixed(0).padStart(14)}   ${(median(v) / ref).toFixed(3).padStart(13)}`
     + `   ${median(cpus[k]).toFixed(1).padStart(26)}   ${v.map((x) => x.toFixed(0)).join(' ')}`);

@@ -36,6 +36,7 @@ typedef struct ngx_http_oidc_http_conf_s    ngx_http_oidc_http_conf_t;
 typedef struct ngx_http_oidc_client_auth_s  ngx_http_oidc_client_auth_t;
 typedef struct ngx_http_oidc_endpoints_s    ngx_http_oidc_endpoints_t;
 typedef struct ngx_http_oidc_metrics_s      ngx_http_oidc_metrics_t;
+typedef struct ngx_http_oidc_redis_s        ngx_http_oidc_redis_t;
 
 
 /* one "oidc_provider NAME { ... }" block */
@@ -106,6 +107,8 @@ typedef struct {
     ngx_http_oidc_provider_rt_t  *rt;               /* provider.c's state */
     ngx_http_oidc_client_auth_t  *client_auth;      /* client_auth.c */
     ngx_http_oidc_metrics_t      *metrics;          /* NULL: off */
+    ngx_http_oidc_redis_t        *redis;            /* session_store; NULL:
+                                                       the sessions zone */
 
     u_char                       *file;             /* where it is defined */
     ngx_uint_t                    line;
@@ -131,6 +134,7 @@ typedef struct {
     ngx_flag_t                    metrics;          /* oidc_metrics */
     ngx_shm_zone_t               *metrics_zone;
     ngx_int_t                     request_id;       /* its variable */
+    ngx_array_t                  *redis;            /* oidc_redis blocks */
 } ngx_http_oidc_main_conf_t;
 
 
@@ -183,6 +187,7 @@ typedef struct {
     void                         *browser;          /* browser.c: callback */
     void                         *smart;            /* smart.c: request */
     void                         *body;             /* web.c: body read */
+    void                         *store;            /* store.c: its memo */
 } ngx_http_oidc_ctx_t;
 
 
@@ -354,6 +359,61 @@ ngx_int_t ngx_http_oidc_store_touch(ngx_http_request_t *r, ngx_str_t *key,
  */
 ngx_uint_t ngx_http_oidc_store_generation(ngx_http_request_t *r);
 void ngx_http_oidc_store_changed(ngx_http_request_t *r);
+/*
+ * Redis: every call may also return NGX_AGAIN (the request is posted
+ * when the reply comes, and makes the same call again: callers must be
+ * re-entrant and pass NGX_AGAIN up) and NGX_HTTP_SERVICE_UNAVAILABLE
+ * (Redis unreachable or failing: Retry-After is set, pass it up).  set
+ * and delete are sent without waiting.  The store is the one of the
+ * request's provider (auth_oidc).  get with "take" NGX_HTTP_OIDC_STORE_
+ * GET_FRESH reads again each time its outcome was given (polling).
+ * keep: until when a worker may use a copy valid until "valid".
+ */
+#define NGX_HTTP_OIDC_STORE_GET_FRESH  2
+
+time_t ngx_http_oidc_store_keep(ngx_http_request_t *r, time_t valid);
+/* after waiting for another request: outcomes known so far are dropped */
+void ngx_http_oidc_store_forget(ngx_http_request_t *r);
+
+/*
+ * ngx_http_oidc_redis.c: "oidc_redis NAME { ... }" and one connection
+ * per worker to it on nginx events (hiredis's asynchronous API).
+ */
+typedef enum {
+    NGX_HTTP_OIDC_REDIS_GET = 0,
+    NGX_HTTP_OIDC_REDIS_TAKE,           /* GETDEL */
+    NGX_HTTP_OIDC_REDIS_SET,            /* SET PX */
+    NGX_HTTP_OIDC_REDIS_INSERT,         /* SET PX NX: NGX_BUSY if present */
+    NGX_HTTP_OIDC_REDIS_REPLACE,        /* SET PX XX: NGX_ABORT if absent */
+    NGX_HTTP_OIDC_REDIS_DELETE,         /* DEL */
+    NGX_HTTP_OIDC_REDIS_TOUCH           /* PEXPIRE: NGX_DECLINED if absent */
+} ngx_http_oidc_redis_op_e;
+
+/* rc: NGX_OK (value: GET's, valid during the call), NGX_DECLINED, ... */
+typedef void (*ngx_http_oidc_redis_done_pt)(void *data, ngx_int_t rc,
+    ngx_str_t *value);
+
+char *ngx_http_oidc_redis_block(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+/* the block of this name (marked used), or NULL */
+ngx_http_oidc_redis_t *ngx_http_oidc_redis_find(
+    ngx_http_oidc_main_conf_t *omcf, ngx_str_t *name);
+ngx_int_t ngx_http_oidc_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_oidc_main_conf_t *omcf);
+void ngx_http_oidc_redis_exit_process(ngx_cycle_t *cycle,
+    ngx_http_oidc_main_conf_t *omcf);
+/*
+ * NGX_OK: sent, "handler" (may be NULL) called once with the outcome
+ * unless detached; NGX_DECLINED: not connected; NGX_ERROR
+ */
+ngx_int_t ngx_http_oidc_redis_send(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
+    ngx_str_t *key, ngx_str_t *value, time_t expires,
+    ngx_http_oidc_redis_done_pt handler, void *data, void **cmd);
+void ngx_http_oidc_redis_detach(void *cmd);
+time_t ngx_http_oidc_redis_cache_time(ngx_http_oidc_redis_t *rd);
+time_t ngx_http_oidc_redis_retry_after(ngx_http_oidc_redis_t *rd);
+/* a request refused for it: logged once per interval */
+void ngx_http_oidc_redis_refused(ngx_http_oidc_redis_t *rd, ngx_log_t *log);
 
 /*
  * ngx_http_oidc_browser.c: sessions, the login redirect and the

@@ -220,24 +220,38 @@ ngx_http_oidc_callback_login(ngx_http_request_t *r,
                                         NGX_HTTP_OIDC_MSG_INVALID, NULL);
     }
 
-    if (ngx_http_oidc_cookie_name(r, p, state, &name) != NGX_OK
-        || ngx_http_oidc_cookie_set(r, p, &name, NULL, 0) != NGX_OK)
-    {
+    if (ngx_http_oidc_cookie_name(r, p, state, &name) != NGX_OK) {
         return NGX_ERROR;
     }
 
     if (ngx_http_oidc_cookie_get(r, &name, &bind) != NGX_OK) {
+        ngx_str_null(&bind);
+        rc = NGX_DECLINED;
+
+    } else if (ngx_http_oidc_store_key(r, p, 'l', state, &bind, &key)
+               != NGX_OK)
+    {
+        return NGX_ERROR;
+
+    } else {
+        rc = ngx_http_oidc_store_get(r, &key, &value, 1);
+    }
+
+    /* waiting for Redis: the cookie is cleared when the phases run again */
+    if (rc == NGX_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    if (ngx_http_oidc_cookie_set(r, p, &name, NULL, 0) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (bind.data == NULL) {
         ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGIN_FAILED_STATE,
                              "callback without this login's browser cookie");
         return ngx_http_oidc_error_page(r, NGX_HTTP_BAD_REQUEST,
                                         NGX_HTTP_OIDC_MSG_EXPIRED, NULL);
     }
-
-    if (ngx_http_oidc_store_key(r, p, 'l', state, &bind, &key) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_http_oidc_store_get(r, &key, &value, 1);
 
     if (rc == NGX_DECLINED) {
         ngx_http_oidc_refuse(r, p, NGX_HTTP_OIDC_M_LOGIN_FAILED_STATE,
@@ -247,7 +261,8 @@ ngx_http_oidc_callback_login(ngx_http_request_t *r,
     }
 
     if (rc != NGX_OK) {
-        return NGX_ERROR;
+        /* NGX_HTTP_SERVICE_UNAVAILABLE (Redis), NGX_ERROR */
+        return rc;
     }
 
     rc = ngx_oidc_login_decode(value.data, value.len, login, &err);

@@ -119,8 +119,8 @@ ngx_http_oidc_logout_rp(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 
     rc = ngx_http_oidc_logout_session(r, p, &key, &id, &s);
 
-    if (rc == NGX_ERROR) {
-        return NGX_ERROR;
+    if (rc != NGX_OK && rc != NGX_DECLINED) {
+        return rc;
     }
 
     h = NULL;
@@ -671,7 +671,8 @@ ngx_http_oidc_logout_session(ngx_http_request_t *r,
     rc = ngx_http_oidc_store_get(r, key, &value, 0);
 
     if (rc != NGX_OK) {
-        return (rc == NGX_DECLINED) ? NGX_DECLINED : NGX_ERROR;
+        /* also NGX_AGAIN and NGX_HTTP_SERVICE_UNAVAILABLE (Redis) */
+        return rc;
     }
 
     rc = ngx_oidc_session_decode(value.data, value.len, s, &err);

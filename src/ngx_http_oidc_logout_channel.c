@@ -236,8 +236,8 @@ ngx_http_oidc_backchannel_end(ngx_http_request_t *r,
                                     ngx_time() + NGX_HTTP_OIDC_LOGOUT_TOKEN_AGE
                                     + 2 * p->leeway + 1);
 
-    if (rc == NGX_BUSY) {
-        return NGX_BUSY;
+    if (rc == NGX_BUSY || rc == NGX_AGAIN) {
+        return rc;
     }
 
     if (rc != NGX_OK) {
@@ -456,17 +456,31 @@ ngx_int_t
 ngx_http_oidc_logout_ended(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_oidc_session_t *s)
 {
-    ngx_int_t  rc;
+    ngx_int_t    rc, sub;
+    const char  *by;
 
     rc = ngx_http_oidc_logout_marked(r, p, "sid", (ngx_str_t *) &s->sid,
                                      s->created);
+    by = "sid";
 
-    if (rc != NGX_DECLINED) {
-        return rc;
+    if (rc == NGX_DECLINED || rc == NGX_AGAIN) {
+        /* with Redis both reads are sent at once: one wait, not two */
+        sub = ngx_http_oidc_logout_marked(r, p, "sub", (ngx_str_t *) &s->sub,
+                                          s->created);
+
+        if (rc == NGX_DECLINED) {
+            rc = sub;
+            by = "sub";
+        }
     }
 
-    return ngx_http_oidc_logout_marked(r, p, "sub", (ngx_str_t *) &s->sub,
-                                       s->created);
+    if (rc == NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oidc: session ended by a logout at provider \"%V\" "
+                      "(by %s)", &p->name, by);
+    }
+
+    return rc;
 }
 
 
@@ -498,7 +512,8 @@ ngx_http_oidc_logout_marked(ngx_http_request_t *r,
     rc = ngx_http_oidc_store_get(r, &key, &v, 0);
 
     if (rc != NGX_OK) {
-        return (rc == NGX_DECLINED) ? NGX_DECLINED : NGX_ERROR;
+        /* also NGX_AGAIN and NGX_HTTP_SERVICE_UNAVAILABLE (Redis) */
+        return rc;
     }
 
     /* ours, but unreadable: the session is refused all the same */
@@ -507,10 +522,6 @@ ngx_http_oidc_logout_marked(ngx_http_request_t *r,
     if (t != NGX_ERROR && t < created) {
         return NGX_DECLINED;
     }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "oidc: session ended by a logout at provider \"%V\" "
-                  "(by %s)", &p->name, what);
 
     return NGX_OK;
 }

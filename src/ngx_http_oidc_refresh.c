@@ -18,6 +18,7 @@
 
 typedef enum {
     NGX_HTTP_OIDC_REFRESH_FETCH = 0,    /* our grant is in flight */
+    NGX_HTTP_OIDC_REFRESH_START,        /* the store answers later */
     NGX_HTTP_OIDC_REFRESH_ANSWER,       /* its answer is to be used */
     NGX_HTTP_OIDC_REFRESH_WAIT,         /* another request renews */
     NGX_HTTP_OIDC_REFRESH_WAITED,       /* it ended, or our wait did */
@@ -123,6 +124,9 @@ ngx_http_oidc_refresh(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 
     switch (rf->state) {
 
+    case NGX_HTTP_OIDC_REFRESH_START:
+        return ngx_http_oidc_refresh_start(r, p, rf, key, s, valid);
+
     case NGX_HTTP_OIDC_REFRESH_FETCH:
     case NGX_HTTP_OIDC_REFRESH_WAIT:
         return NGX_AGAIN;
@@ -198,6 +202,14 @@ ngx_http_oidc_refresh_start(ngx_http_request_t *r,
 
     rc = ngx_http_oidc_store_insert(r, &rf->lock, &one, ngx_time() + ttl);
 
+    if (rc == NGX_AGAIN) {
+        /* Redis: the phases run again, and so does this */
+        rf->state = NGX_HTTP_OIDC_REFRESH_START;
+        return NGX_AGAIN;
+    }
+
+    rf->state = NGX_HTTP_OIDC_REFRESH_DONE;
+
     if (rc == NGX_BUSY) {
         if (valid) {
             return NGX_OK;
@@ -218,7 +230,12 @@ ngx_http_oidc_refresh_start(ngx_http_request_t *r,
 
         rc = ngx_http_oidc_refresh_reread(r, key, s);
 
-        if (rc != NGX_AGAIN) {
+        if (rc == NGX_AGAIN) {
+            rf->state = NGX_HTTP_OIDC_REFRESH_START;
+            return NGX_AGAIN;
+        }
+
+        if (rc != NGX_DONE) {
             /* renewed or ended since it was read: nothing to do */
             ngx_http_oidc_refresh_unlock(rf);
             return rc;
@@ -244,6 +261,7 @@ ngx_http_oidc_refresh_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /* NGX_HTTP_SERVICE_UNAVAILABLE from Redis, or no grant sent */
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "oidc: session renewal at provider \"%V\" not started%s",
                   &p->name, valid ? "" : ", answering 503");
@@ -255,8 +273,10 @@ ngx_http_oidc_refresh_start(ngx_http_request_t *r,
 /*
  * The record read again under the lock, as another worker may have
  * renewed it (and used a rotated refresh token) between our read and
- * the lock: NGX_AGAIN, unchanged, to be renewed; NGX_OK, *s replaced by
- * the renewed record; NGX_DECLINED, gone; NGX_ERROR.
+ * the lock: NGX_DONE, unchanged, to be renewed; NGX_OK, *s replaced by
+ * the renewed record; NGX_DECLINED, gone; NGX_AGAIN (Redis: read
+ * again when the phases run again), NGX_HTTP_SERVICE_UNAVAILABLE,
+ * NGX_ERROR.
  */
 
 static ngx_int_t
@@ -268,7 +288,8 @@ ngx_http_oidc_refresh_reread(ngx_http_request_t *r, ngx_str_t *key,
     ngx_oidc_err_t      err;
     ngx_oidc_session_t  fresh;
 
-    rc = ngx_http_oidc_store_get(r, key, &value, 0);
+    rc = ngx_http_oidc_store_get(r, key, &value,
+                                 NGX_HTTP_OIDC_STORE_GET_FRESH);
 
     if (rc != NGX_OK) {
         return rc;
@@ -286,7 +307,7 @@ ngx_http_oidc_refresh_reread(ngx_http_request_t *r, ngx_str_t *key,
                       s->refresh_token.len) == 0)
     {
         ngx_oidc_session_free(&fresh);
-        return NGX_AGAIN;
+        return NGX_DONE;
     }
 
     ngx_oidc_session_free(s);
@@ -324,6 +345,7 @@ ngx_http_oidc_refresh_done(ngx_http_oidc_http_response_t *resp, void *data)
 static void
 ngx_http_oidc_refresh_poll_handler(ngx_event_t *ev)
 {
+    ngx_int_t                 rc;
     ngx_str_t                 value;
     ngx_http_request_t       *r;
     ngx_http_oidc_refresh_t  *rf;
@@ -331,7 +353,11 @@ ngx_http_oidc_refresh_poll_handler(ngx_event_t *ev)
     rf = ev->data;
     r = rf->request;
 
-    if (ngx_http_oidc_store_get(r, &rf->lock, &value, 0) == NGX_OK
+    /* Redis: NGX_AGAIN now, the outcome at the next look */
+    rc = ngx_http_oidc_store_get(r, &rf->lock, &value,
+                                 NGX_HTTP_OIDC_STORE_GET_FRESH);
+
+    if ((rc == NGX_OK || rc == NGX_AGAIN)
         && (ngx_msec_int_t) (rf->deadline - ngx_current_msec) > 0)
     {
         ngx_add_timer(ev, NGX_HTTP_OIDC_REFRESH_POLL);
@@ -339,6 +365,9 @@ ngx_http_oidc_refresh_poll_handler(ngx_event_t *ev)
     }
 
     rf->state = NGX_HTTP_OIDC_REFRESH_WAITED;
+
+    /* Redis: the session the phases read again is the renewed one */
+    ngx_http_oidc_store_forget(r);
 
     ngx_http_post_request(r, NULL);
     ngx_http_run_posted_requests(r->connection);
@@ -379,7 +408,7 @@ ngx_http_oidc_refresh_finish(ngx_http_request_t *r,
     }
 
     if (rc == NGX_AGAIN) {
-        /* the provider's keys are being fetched: called again then */
+        /* the provider's keys, or Redis's answer: called again then */
         return NGX_AGAIN;
     }
 
@@ -620,6 +649,12 @@ ngx_http_oidc_refresh_store(ngx_http_request_t *r,
         ngx_http_oidc_refresh_why(rf, NGX_LOG_INFO,
                                   "session ended during the renewal");
         return NGX_DECLINED;
+    }
+
+    if (rc == NGX_AGAIN) {
+        /* Redis: all of this again when the phases run again */
+        free(value.data);
+        return NGX_AGAIN;
     }
 
     if (rc != NGX_OK) {

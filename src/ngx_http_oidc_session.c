@@ -106,7 +106,8 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     }
 
     if (rc != NGX_OK) {
-        return NGX_ERROR;
+        /* NGX_AGAIN, NGX_HTTP_SERVICE_UNAVAILABLE (Redis), NGX_ERROR */
+        return rc;
     }
 
     rc = ngx_oidc_session_decode(value.data, value.len, &s, &err);
@@ -131,7 +132,7 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
             return NGX_DECLINED;
         }
 
-        return NGX_ERROR;
+        return rc;
     }
 
     valid = s.created + p->session_timeout;
@@ -190,8 +191,8 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     }
 
     ngx_http_oidc_worker_cache_put(NGX_HTTP_OIDC_WORKER_CACHE_SESSIONS, p, key,
-                                   *live, valid, generation,
-                                   r->connection->log);
+                                   *live, ngx_http_oidc_store_keep(r, valid),
+                                   generation, r->connection->log);
 
     return NGX_OK;
 }
@@ -203,8 +204,9 @@ static ngx_int_t
 ngx_http_oidc_session_use(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     ngx_str_t *key, json_t *live, ngx_http_oidc_ctx_t *ctx)
 {
-    json_t  *v;
-    time_t   now, touched;
+    json_t     *v;
+    time_t      now, touched;
+    ngx_int_t   rc;
 
     now = ngx_time();
 
@@ -214,13 +216,17 @@ ngx_http_oidc_session_use(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
                                                               "touched"));
 
         if (now - touched >= ngx_max(p->session_idle_timeout / 10, 1)) {
-            if (ngx_http_oidc_store_touch(r, key,
-                                          now + p->session_idle_timeout)
-                != NGX_OK)
-            {
+            rc = ngx_http_oidc_store_touch(r, key,
+                                           now + p->session_idle_timeout);
+
+            if (rc == NGX_DECLINED) {
                 ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                               "oidc: session ended while idle");
                 return NGX_DECLINED;
+            }
+
+            if (rc != NGX_OK) {
+                return rc;
             }
 
             json_object_set_new(live, "touched", json_integer(now));

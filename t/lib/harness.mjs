@@ -13,7 +13,8 @@
 //   nginxTestConfig(snip)   nginx -t → {ok, stderr, conf}
 //   startEcho()             the echo upstream (in process): requests, last()
 //   startHangingServer()    accepts TCP connections, never answers
-//   startRedis(opts)        redis-server as a child: port, socket, cli()
+//   startRedis(opts)        redis-server as a child: port, socket, cli(),
+//                           stop(), restart() (same port and dir)
 //   makeKeys(), makeTls(), sign(), decodeJwt(), publicJwks(), http()
 //
 // Environment:
@@ -489,20 +490,26 @@ export async function startRedis({ unixSocket = false, args = [] } = {}) {
   const argv = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--dir', dir, '--daemonize', 'no', ...(socket ? ['--unixsocket', socket, '--unixsocketperm', '777'] : []),
     ...args];
-  const child = await spawnChild('redis-server', argv, { env: {}, log, name: 'redis-server' });
-  try {
-    await waitPort(port, { child, what: 'redis-server' });
-  } catch (e) {
-    await killChild(child, 'SIGKILL');
-    e.message += `\n${tail(readText(log))}`;
-    throw e;
-  }
+  const launch = async () => {
+    const c = await spawnChild('redis-server', argv, { env: {}, log, name: 'redis-server' });
+    try {
+      await waitPort(port, { child: c, what: 'redis-server' });
+    } catch (e) {
+      await killChild(c, 'SIGKILL');
+      e.message += `\n${tail(readText(log))}`;
+      throw e;
+    }
+    return c;
+  };
+  let child = await launch();
   const redis = {
     port, socket, dir, addr: `127.0.0.1:${port}`,
     log: () => readText(log),
     // redis-cli against this server: resolves to {code, stdout, stderr}
     cli: (...a) => run('redis-cli', ['-p', String(port), ...a], {}),
     async stop() { await killChild(child); },
+    // the same server again (port, dir: its data if "--appendonly yes")
+    async restart() { await killChild(child); child = await launch(); },
   };
   onStop(() => redis.stop());
   return redis;

@@ -34,8 +34,10 @@ const send = (res, status, obj) => {
 };
 
 // blocks: {name: refresh_before}; each block NAME protects /NAME/ and
-// passes X-AT ($oidc_access_token), X-User and X-Iat upstream
-export async function startRefreshStack({ blocks, atTtl }) {
+// passes X-AT ($oidc_access_token), X-User and X-Iat upstream. httpExtra:
+// more http-level configuration (an oidc_redis block); providerExtra: more
+// directives in every provider block (session_store NAME).
+export async function startRefreshStack({ blocks, atTtl, httpExtra = '', providerExtra = '' }) {
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const modes = {};
@@ -128,6 +130,7 @@ export async function startRefreshStack({ blocks, atTtl }) {
         cookie_name ${b.toUpperCase()};
         refresh_before ${before};
         allow_insecure_http on;
+        ${providerExtra}
     }`).join('\n');
   const locations = Object.keys(blocks).map((b) => `
         location /${b}/ {
@@ -141,6 +144,7 @@ export async function startRefreshStack({ blocks, atTtl }) {
     vars: { PORT: port },
     workers: 2,
     http: `
+    ${httpExtra}
     ${conf}
     server {
         listen 127.0.0.1:{{PORT}};

@@ -1,0 +1,342 @@
+// Sessions in Redis (session_store NAME → oidc_redis NAME { ... }): two
+// gateways on one redis-server share sessions, pending logins and logout
+// markers; Redis stopped and started again (its data kept: appendonly);
+// AUTH with an ACL user, a database number and a unix socket; nginx -t
+// errors. Real redis-server, real oidc-provider, real headless Chromium.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  startProvider, startEcho, startNginx, startRedis, stopAll, http, freePort, CLIENTS,
+  headerValues, nginxTestConfig, makePrefix, publicJwks, startHangingServer,
+} from './lib/harness.mjs';
+import { launchBrowser, devLogin } from './lib/browser.mjs';
+
+let op, echo, redis, acl, hang, A, B, C, B_;
+let originA, originB, originC;
+const COOKIE = '__Host-NGX_OIDC_SESSION';
+const CACHE = 1;                       // cache_time: the staleness bound, s
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const hdr = (q, name) => headerValues(q.headers, name)[0];
+
+// polls fn() every 50 ms for at most `seconds`; true once it held
+async function within(seconds, fn) {
+  const until = Date.now() + seconds * 1000;
+  while (Date.now() < until) {
+    if (await fn()) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
+const provider = (store, extra = '') => `
+    oidc_provider op {
+        issuer ${op.issuer};
+        client_id gateway;
+        client_secret ${CLIENTS.gateway};
+        allow_insecure_http on;
+        audience urn:gateway:api;
+        session_store ${store};
+        logout_uri /logout;
+        post_logout_uri /bye;
+        backchannel_logout_uri /bc-logout;
+        ${extra}
+    }`;
+
+const locations = () => `
+        location / {
+            auth_oidc op;
+            auth_oidc_header X-User $oidc_claim_sub;
+            auth_oidc_header X-Sid $oidc_claim_sid;
+            proxy_pass http://${echo.addr};
+        }
+        location = /status {
+            oidc_status;
+        }`;
+
+before(async () => {
+  redis = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+  // an ACL user (the default user has a password too), on a unix socket
+  acl = await startRedis({
+    unixSocket: true,
+    args: ['--requirepass', 'default-secret-0123', '--user', 'gw', 'on', '>gw-secret-0123', '~*', '&*', '+@all'],
+  });
+  hang = await startHangingServer();          // accepts, never answers
+  const [pa, pb, pc] = [await freePort(), await freePort(), await freePort()];
+  [originA, originB, originC] = [pa, pb, pc].map((p) => `http://127.0.0.1:${p}`);
+  op = await startProvider({
+    rpOrigin: originA,
+    redirectUris: [`${originA}/oidc_callback`, `${originB}/oidc_callback`, `${originC}/oidc_callback`],
+    env: { OP_BACKCHANNEL_LOGOUT_URI: `${originA}/bc-logout` },
+  });
+  echo = await startEcho();
+  const shared = `
+    oidc_redis shared {
+        server ${redis.addr};
+        prefix gw:;
+        cache_time ${CACHE}s;
+        connect_timeout 500ms;
+        timeout 1s;
+    }`;
+  const gateway = (port) => ({
+    vars: { PORT: port },
+    workers: 2,
+    http: `${shared}${provider('shared')}
+    server {
+        listen 127.0.0.1:{{PORT}};${locations()}
+    }`,
+  });
+  A = await startNginx(gateway(pa));
+  B = await startNginx(gateway(pb));
+  C = await startNginx({
+    vars: { PORT: pc },
+    http: `
+    oidc_redis acl {
+        server unix:${acl.socket};
+        user gw;
+        password gw-secret-0123;
+        database 3;
+        cache_time 0;
+    }
+    oidc_redis wrong {
+        server unix:${acl.socket};
+        user gw;
+        password not-the-password;
+    }
+    oidc_redis hang {
+        server ${hang.addr};
+        timeout 300ms;
+    }
+    ${provider('acl', 'session_idle_timeout 1h;')}
+    oidc_provider slow {
+        issuer ${op.issuer};
+        client_id gateway;
+        client_secret ${CLIENTS.gateway};
+        allow_insecure_http on;
+        session_store hang;
+        redirect_uri /slow/cb;
+        cookie_name SLOW;
+    }
+    oidc_provider bad {
+        issuer ${op.issuer};
+        client_id gateway;
+        client_secret ${CLIENTS.gateway};
+        allow_insecure_http on;
+        session_store wrong;
+        redirect_uri /bad/cb;
+        cookie_name BAD;
+    }
+    server {
+        listen 127.0.0.1:{{PORT}};${locations()}
+        location /bad/ {
+            auth_oidc bad;
+            proxy_pass http://${echo.addr};
+        }
+        location /slow/ {
+            auth_oidc slow;
+            proxy_pass http://${echo.addr};
+        }
+    }`,
+  });
+  B_ = await launchBrowser();
+});
+
+after(async () => {
+  await B_?.close();
+  await stopAll();
+});
+
+// a browser login at `origin`; the session cookie and the sid
+async function login(origin, user) {
+  const tag = crypto.randomBytes(6).toString('hex');
+  await B_.context.clearCookies();
+  await B_.page.goto(`${origin}/app/${tag}`);
+  await devLogin(B_.page, { login: user, until: (u) => u.origin === origin && u.pathname === `/app/${tag}` });
+  const q = echo.requests.filter((x) => x.url === `/app/${tag}`).at(-1);
+  assert.ok(q, 'logged in');
+  assert.equal(hdr(q, 'x-user'), user);
+  const c = (await B_.cookies(origin)).find((x) => x.name === COOKIE);
+  assert.ok(c, 'session cookie');
+  return { cookie: c.value, sid: hdr(q, 'x-sid') };
+}
+
+// a request with the session at a gateway (an API client: no redirect)
+const use = (origin, cookie, headers = {}) => http(`${origin}/app/check`, {
+  headers: { Cookie: `${COOKIE}=${cookie}`, Accept: 'application/json', Connection: 'close', ...headers },
+});
+
+const status = async (origin, cookie) => (await use(origin, cookie)).status;
+
+test('a login on one gateway is a session on the other; the record is in Redis with its TTL', async () => {
+  const s = await login(originA, 'alice');
+  for (let i = 0; i < 4; i++) {
+    const r = await use(originB, s.cookie);
+    assert.equal(r.status, 200);
+  }
+  assert.equal(hdr(echo.last(), 'x-user'), 'alice');
+  const keys = (await redis.cli('--scan', '--pattern', 'gw:s:op:*')).stdout.trim().split('\n');
+  assert.ok(keys.length >= 1 && keys[0].startsWith('gw:s:op:'), `session keys: ${keys}`);
+  for (const k of keys) {
+    const ttl = Number((await redis.cli('PTTL', k)).stdout);
+    assert.ok(ttl > 0 && ttl <= 8 * 3600 * 1000, `${k} expires (${ttl} ms)`);
+  }
+  // the commands are counted (all workers, one zone)
+  const m = JSON.parse((await http(`${originB}/status`)).body);
+  assert.ok(m.redis.calls >= 1 && m.redis.errors === 0, JSON.stringify(m.redis));
+  // the pending login was taken (GETDEL): none is left behind
+  assert.equal((await redis.cli('--scan', '--pattern', 'gw:l:*')).stdout.trim(), '');
+  // the id never appears in a key (keys hold its hash)
+  assert.ok(!keys.some((k) => k.includes(s.cookie)));
+});
+
+test('a logout on the other gateway: the first refuses the session within the bound', async () => {
+  const s = await login(originA, 'bob');
+  assert.equal(await status(originA, s.cookie), 200);
+  assert.equal(await status(originB, s.cookie), 200);
+  const out = await http(`${originB}/logout`, {
+    headers: { Cookie: `${COOKIE}=${s.cookie}`, 'Sec-Fetch-Site': 'same-origin' },
+  });
+  assert.equal(out.status, 302);
+  assert.equal(await status(originB, s.cookie), 401, 'at once where it ended');
+  assert.ok(await within(CACHE + 2, async () => (await status(originA, s.cookie)) === 401),
+    `refused on the other gateway within ${CACHE} s (+ margin)`);
+  // every worker of A, not just one, once the bound has passed for all
+  await sleep(CACHE * 1000 + 100);
+  for (let i = 0; i < 6; i++) assert.equal(await status(originA, s.cookie), 401);
+});
+
+test('a back-channel logout reaches both gateways', async () => {
+  const s = await login(originA, 'carol');
+  assert.equal(await status(originB, s.cookie), 200);
+  const n = op.events('backchannel.success').length;
+  await B_.page.goto(`${op.issuer}/session/end`);
+  await B_.page.waitForSelector('button[name=logout][value=yes]');
+  await Promise.all([B_.page.waitForNavigation(), B_.page.click('button[name=logout][value=yes]')]);
+  assert.ok(await within(10, () => op.events('backchannel.success').length > n), 'back-channel logout sent');
+  assert.equal(op.events('backchannel.success').at(-1).sid, s.sid);
+  for (const origin of [originA, originB]) {
+    assert.ok(await within(CACHE + 2, async () => (await status(origin, s.cookie)) === 401), origin);
+  }
+  assert.match(B.errorLog() + A.errorLog(), /session ended by a logout at provider "op" \(by sid\)/);
+  // the marker is in Redis, with a TTL
+  const markers = (await redis.cli('--scan', '--pattern', 'gw:x:op:*')).stdout.trim().split('\n');
+  assert.ok(markers[0].startsWith('gw:x:op:'), 'marker stored');
+});
+
+test('Redis stopped and started: 503 with Retry-After, Bearer still works, sessions survive', async () => {
+  const s = await login(originA, 'dave');
+  assert.equal(await status(originB, s.cookie), 200);
+  const pidsA = A.workers().sort();
+  const pidsB = B.workers().sort();
+  const markA = A.mark();
+  const bearer = op.sign();
+
+  await redis.stop();
+
+  // once the copies are stale: 503 with Retry-After on both gateways
+  for (const origin of [originA, originB]) {
+    assert.ok(await within(CACHE + 3, async () => (await status(origin, s.cookie)) === 503), origin);
+  }
+  // past the bound, no worker of either gateway uses its copy
+  await sleep(CACHE * 1000 + 100);
+  for (let i = 0; i < 20; i++) {
+    const r = await use(i % 2 ? originA : originB, s.cookie);
+    assert.equal(r.status, 503);
+    assert.match(r.headers['retry-after'], /^[1-9]\d*$/);
+  }
+  // a new login cannot start (its pending login has nowhere to go)
+  const nav = await http(`${originA}/app/new`, { headers: { Accept: 'text/html' } });
+  assert.equal(nav.status, 503);
+  // a Bearer JWT needs no Redis
+  const api = await http(`${originA}/api/x`, { headers: { Authorization: `Bearer ${bearer}` } });
+  assert.equal(api.status, 200);
+  assert.equal(hdr(echo.last(), 'x-user'), 'api-client');
+  // said once per interval, not once per request
+  const lines = A.errorLog(markA).split('\n').filter((l) => /redis "shared" unavailable/.test(l));
+  assert.ok(lines.length >= 1 && lines.length <= 4, `${lines.length} lines:\n${lines.join('\n')}`);
+
+  await redis.restart();
+
+  for (const origin of [originA, originB]) {
+    assert.ok(await within(10, async () => (await status(origin, s.cookie)) === 200),
+      `the session made before the outage works again at ${origin}`);
+  }
+  assert.match(A.errorLog(markA), /redis "shared" connected again/);
+  assert.deepEqual(A.workers().sort(), pidsA, 'no worker of A died or restarted');
+  assert.deepEqual(B.workers().sort(), pidsB, 'no worker of B died or restarted');
+  assert.doesNotMatch(A.errorLog(markA) + B.errorLog(), /signal \d+|\[alert\]|\[emerg\]/);
+  // and new logins work again
+  const t = await login(originB, 'erin');
+  assert.equal(await status(originA, t.cookie), 200);
+});
+
+test('a reload: new workers connect to Redis, sessions go on, old workers leave', async () => {
+  const s = await login(originA, 'gina');
+  // the browser's idle (preconnected) sockets would hold the old workers
+  await B_.close();
+  B_ = await launchBrowser();
+  const log = await A.reload();
+  assert.ok(await within(5, () => /redis "shared" connected/.test(A.errorLog())), 'new workers connected');
+  assert.doesNotMatch(log, /\[alert\]|\[crit\]|signal \d+ .*exited on/);
+  for (let i = 0; i < 4; i++) assert.equal(await status(originA, s.cookie), 200);
+  assert.equal(await status(originB, s.cookie), 200);
+});
+
+test('ACL user and password, database number, unix socket', async () => {
+  const s = await login(originC, 'frank');
+  assert.equal(await status(originC, s.cookie), 200);
+  const cli = (...a) => acl.cli('-s', acl.socket, '--user', 'gw', '--pass', 'gw-secret-0123', '--no-auth-warning', ...a);
+  const db3 = (await cli('-n', '3', '--scan', '--pattern', 's:op:*')).stdout.trim();
+  assert.match(db3, /^s:op:/, 'the session is in database 3, without a prefix');
+  assert.equal((await cli('-n', '0', '--scan', '--pattern', 's:op:*')).stdout.trim(), '', 'not in database 0');
+  // session_idle_timeout: each use pushes the expiry back (PEXPIRE)
+  const pttl = async () => Number((await cli('-n', '3', 'PTTL', db3)).stdout);
+  assert.ok(await pttl() <= 3600 * 1000, 'the idle timeout bounds the first TTL');
+  await cli('-n', '3', 'PEXPIRE', db3, '60000');
+  assert.ok(await pttl() <= 60000);
+  assert.equal(await status(originC, s.cookie), 200);
+  assert.ok(await pttl() > 3000 * 1000, 'pushed back to the idle timeout');
+  // a wrong password: refused by Redis, logged, the request gets 503
+  const r = await http(`${originC}/bad/x`, { headers: { Accept: 'text/html' } });
+  assert.equal(r.status, 503);
+  assert.ok(r.headers['retry-after']);
+  assert.ok(await within(5, () => /redis "wrong" refused AUTH: WRONGPASS/.test(C.errorLog())));
+  assert.doesNotMatch(C.errorLog(), /not-the-password|gw-secret/, 'no password in the log');
+  // a Redis that accepts and never answers: the command times out (nginx
+  // timer), 503 with Retry-After, and the link is made again
+  const mark = C.mark();
+  const slow = await http(`${originC}/slow/x`, {
+    headers: { Cookie: `__Host-SLOW=${s.cookie}`, Accept: 'application/json' },
+  });
+  assert.equal(slow.status, 503);
+  assert.ok(slow.headers['retry-after']);
+  assert.match(C.errorLog(mark), /redis "hang" unavailable: command timed out/);
+  assert.ok(await within(5, () => hang.accepted >= 2), 'connected again after the timeout');
+});
+
+test('nginx -t: bad oidc_redis blocks and session_store names fail with the line', async () => {
+  const jwks = path.join(makePrefix('jwks'), 'jwks.json');
+  fs.writeFileSync(jwks, JSON.stringify(publicJwks(op.keys)));
+  const base = `issuer https://idp.example; client_id x; jwks_file ${jwks};`;
+  const cases = [
+    [`oidc_provider p { ${base} session_store nope; }`, /no oidc_redis "nope" for "session_store" of oidc_provider "p" in .*nginx\.conf:\d+/],
+    ['oidc_redis r { prefix x; }', /oidc_redis "r" has no "server" in .*nginx\.conf:\d+/],
+    ['oidc_redis r { server 127.0.0.1:6379; database -1; }', /invalid "database" "-1" in .*nginx\.conf:\d+/],
+    ['oidc_redis r { server 127.0.0.1:6379; colour blue; }', /unknown directive "colour" in oidc_redis in .*nginx\.conf:\d+/],
+    ['oidc_redis r { server 127.0.0.1:6379; user u; }', /"user" without "password"/],
+    ['oidc_redis r { server 127.0.0.1:6379; timeout 0; }', /invalid "timeout" "0"/],
+    ['oidc_redis r { server 127.0.0.1:6379; } oidc_redis r { server 127.0.0.1:6379; }', /duplicate oidc_redis "r"/],
+    ['oidc_redis r { server 127.0.0.1:6379; server 127.0.0.1:6380; }', /"server" directive is duplicate/],
+  ];
+  for (const [conf, re] of cases) {
+    const r = await nginxTestConfig(conf);
+    assert.equal(r.ok, false, conf);
+    assert.match(r.stderr, re, conf);
+  }
+  const ok = await nginxTestConfig(`oidc_redis r { server unix:/run/redis.sock; password p; database 2; }
+    oidc_provider p { ${base} session_store r; }`);
+  assert.equal(ok.ok, true, ok.stderr);
+});
