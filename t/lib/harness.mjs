@@ -416,6 +416,16 @@ export async function startProvider(opts = {}) {
         .map((l) => JSON.parse(l.slice('op event '.length)))
         .filter((e) => !name || e.name === name);
     },
+    // the first event named `name` after the first `skip` ones that `pred`
+    // accepts, once its line is written: the provider may log an event just
+    // after its answer reached the gateway (polls; undefined after `timeout`)
+    async waitEvent(name, pred = () => true, { skip = 0, timeout = 5000 } = {}) {
+      for (const end = Date.now() + timeout; ;) {
+        const e = this.events(name).slice(skip).find(pred);
+        if (e || Date.now() > end) return e;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    },
     async stop() { await killChild(child); },
     // Same port and settings; new keys (key rotation) or env if given.
     async restart({ keys: newKeys, env: newEnv } = {}) {
