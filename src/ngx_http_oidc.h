@@ -412,6 +412,8 @@ ngx_int_t ngx_http_oidc_redis_send(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
 void ngx_http_oidc_redis_detach(void *cmd);
 time_t ngx_http_oidc_redis_cache_time(ngx_http_oidc_redis_t *rd);
 time_t ngx_http_oidc_redis_retry_after(ngx_http_oidc_redis_t *rd);
+/* connected (a command sent now is answered, or times out) */
+ngx_uint_t ngx_http_oidc_redis_up(ngx_http_oidc_redis_t *rd);
 /* a request refused for it: logged once per interval */
 void ngx_http_oidc_redis_refused(ngx_http_oidc_redis_t *rd, ngx_log_t *log);
 

@@ -93,7 +93,7 @@ static ngx_int_t ngx_http_oidc_introspect_join(ngx_http_request_t *r,
     ngx_http_oidc_introspect_wait_t *w, ngx_http_oidc_flight_t *f);
 static void ngx_http_oidc_introspect_wait_cleanup(void *data);
 
-static ngx_int_t ngx_http_oidc_introspect_cache_get(
+static ngx_int_t ngx_http_oidc_introspect_cache_get(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_shm_zone_t *zone, ngx_str_t *key,
     ngx_str_t *token, ngx_pool_t *pool, ngx_log_t *log, json_t **claims);
 static ngx_int_t ngx_http_oidc_introspect_cache_decode(ngx_str_t *value,
@@ -351,7 +351,8 @@ ngx_http_oidc_introspect_cached(ngx_http_request_t *r,
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_oidc_module);
 
-    rc = ngx_http_oidc_introspect_cache_get(olcf->provider, omcf->token_cache,
+    rc = ngx_http_oidc_introspect_cache_get(r, olcf->provider,
+                                            omcf->token_cache,
                                             key, &ctx->token, r->pool,
                                             r->connection->log, &claims);
 
@@ -788,7 +789,8 @@ ngx_http_oidc_flight_look(ngx_http_oidc_flight_t *f)
     json_t     *claims;
     ngx_int_t   rc;
 
-    rc = ngx_http_oidc_introspect_cache_get(f->provider, f->zone, &f->sn.str,
+    rc = ngx_http_oidc_introspect_cache_get(NULL, f->provider, f->zone,
+                                            &f->sn.str,
                                             &f->token, f->pool,
                                             ngx_cycle->log, &claims);
 
@@ -979,9 +981,9 @@ ngx_http_oidc_introspect_wait_cleanup(void *data)
  */
 
 static ngx_int_t
-ngx_http_oidc_introspect_cache_get(ngx_http_oidc_provider_t *p,
-    ngx_shm_zone_t *zone, ngx_str_t *key, ngx_str_t *token, ngx_pool_t *pool,
-    ngx_log_t *log, json_t **claims)
+ngx_http_oidc_introspect_cache_get(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_shm_zone_t *zone, ngx_str_t *key,
+    ngx_str_t *token, ngx_pool_t *pool, ngx_log_t *log, json_t **claims)
 {
     json_t          *j;
     time_t           expires;
@@ -1012,6 +1014,33 @@ ngx_http_oidc_introspect_cache_get(ngx_http_oidc_provider_t *p,
     }
 
     rc = ngx_http_oidc_shm_get(zone, key, pool, &value);
+
+    if (rc == NGX_DECLINED && r != NULL && p->redis != NULL
+        && ngx_http_oidc_redis_up(p->redis))
+    {
+        /*
+         * what other gateways learned; Redis down: the endpoint is asked
+         * (polling workers of this gateway look in the zone only)
+         */
+        rc = ngx_http_oidc_store_get(r, key, &value, 0);
+
+        if (rc == NGX_AGAIN || rc == NGX_HTTP_SERVICE_UNAVAILABLE) {
+            return rc;
+        }
+
+        if (rc == NGX_OK) {
+            if (ngx_http_oidc_introspect_cache_decode(&value, &expires, &body)
+                == NGX_ERROR || expires <= ngx_time())
+            {
+                /* unreadable, or past its time on this gateway's clock */
+                rc = NGX_DECLINED;
+
+            } else {
+                /* the other workers of this gateway find it in the zone */
+                (void) ngx_http_oidc_shm_set(zone, key, &value, expires, log);
+            }
+        }
+    }
 
     if (rc == NGX_DECLINED) {
         return NGX_ABORT;
@@ -1114,4 +1143,10 @@ ngx_http_oidc_introspect_cache_set(ngx_http_oidc_provider_t *p,
                 - value.data;
 
     (void) ngx_http_oidc_shm_set(zone, key, &value, expires, log);
+
+    if (p->redis != NULL) {
+        /* for the other gateways; not waited for, Redis expires it */
+        (void) ngx_http_oidc_redis_send(p->redis, NGX_HTTP_OIDC_REDIS_SET, key,
+                                        &value, expires, NULL, NULL, NULL);
+    }
 }

@@ -24,7 +24,6 @@
 
 #define NGX_HTTP_OIDC_REDIS_BACKOFF_MIN   100
 #define NGX_HTTP_OIDC_REDIS_BACKOFF_MAX   2000
-#define NGX_HTTP_OIDC_REDIS_LOG_EVERY     10        /* seconds */
 
 
 typedef enum {
@@ -56,7 +55,6 @@ struct ngx_http_oidc_redis_s {
     ngx_event_t                   timer;            /* connect, commands */
     ngx_event_t                   retry;            /* reconnect */
     ngx_msec_t                    backoff;
-    time_t                        logged;           /* last "down" line */
     ngx_log_t                    *log;
     unsigned                      exiting:1;
     unsigned                      was_up:1;
@@ -418,6 +416,13 @@ ngx_http_oidc_redis_cache_time(ngx_http_oidc_redis_t *rd)
 
 /* how long a client should wait: the next reconnect, at least 1 second */
 
+ngx_uint_t
+ngx_http_oidc_redis_up(ngx_http_oidc_redis_t *rd)
+{
+    return rd->state == NGX_HTTP_OIDC_REDIS_UP;
+}
+
+
 time_t
 ngx_http_oidc_redis_retry_after(ngx_http_oidc_redis_t *rd)
 {
@@ -614,7 +619,9 @@ ngx_http_oidc_redis_connected(const redisAsyncContext *ac, int status)
                   rd->was_up ? " again" : "");
 
     rd->was_up = 1;
-    rd->logged = 0;
+
+    /* its next failure is said at once */
+    ngx_http_oidc_log_failure_reset(NULL, NGX_HTTP_OIDC_EP_REDIS);
 }
 
 
@@ -743,13 +750,10 @@ ngx_http_oidc_redis_result(ngx_http_oidc_redis_cmd_t *cmd, redisReply *reply,
     switch (reply->type) {
 
     case REDIS_REPLY_ERROR:
-        if (ngx_time() - rd->logged >= NGX_HTTP_OIDC_REDIS_LOG_EVERY) {
-            rd->logged = ngx_time();
-            ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                          "oidc: redis \"%V\" answered an error: %*s",
-                          &rd->name, (size_t) ngx_min(reply->len, 128),
-                          reply->str);
-        }
+        ngx_http_oidc_log_failure(rd->log, NULL, NGX_HTTP_OIDC_EP_REDIS,
+                                  "redis \"%V\" answered an error: %*s",
+                                  &rd->name, (size_t) ngx_min(reply->len, 128),
+                                  reply->str);
 
         return NGX_ERROR;
 
@@ -1001,15 +1005,20 @@ ngx_http_oidc_redis_down(ngx_http_oidc_redis_t *rd, const char *why)
                               NGX_HTTP_OIDC_REDIS_BACKOFF_MAX);
     }
 
-    if (!was && ngx_time() - rd->logged < NGX_HTTP_OIDC_REDIS_LOG_EVERY) {
+    if (was) {
+        /* the link that worked went: said at once, by each worker */
+        ngx_log_error(NGX_LOG_ERR, rd->log, 0,
+                      "oidc: redis \"%V\" unavailable: %s, requests that "
+                      "need it are answered 503 until it is back",
+                      &rd->name, why);
         return;
     }
 
-    rd->logged = ngx_time();
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, rd->log, 0,
+                   "oidc: redis \"%V\": %s", &rd->name, why);
 
-    ngx_log_error(NGX_LOG_ERR, rd->log, 0,
-                  "oidc: redis \"%V\" unavailable: %s, requests that need "
-                  "it are answered 503 until it is back", &rd->name, why);
+    /* one line for every later attempt and refusal, once per interval */
+    ngx_http_oidc_redis_refused(rd, rd->log);
 }
 
 
@@ -1018,12 +1027,7 @@ ngx_http_oidc_redis_down(ngx_http_oidc_redis_t *rd, const char *why)
 void
 ngx_http_oidc_redis_refused(ngx_http_oidc_redis_t *rd, ngx_log_t *log)
 {
-    if (ngx_time() - rd->logged < NGX_HTTP_OIDC_REDIS_LOG_EVERY) {
-        return;
-    }
-
-    rd->logged = ngx_time();
-
-    ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "oidc: redis \"%V\" unavailable, answering 503", &rd->name);
+    ngx_http_oidc_log_failure(log, NULL, NGX_HTTP_OIDC_EP_REDIS,
+                              "redis \"%V\" unavailable, answering 503",
+                              &rd->name);
 }

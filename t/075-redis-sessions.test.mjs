@@ -39,6 +39,7 @@ const provider = (store, extra = '') => `
         client_secret ${CLIENTS.gateway};
         allow_insecure_http on;
         audience urn:gateway:api;
+        audience urn:gateway:opaque;
         session_store ${store};
         logout_uri /logout;
         post_logout_uri /bye;
@@ -51,6 +52,12 @@ const locations = () => `
             auth_oidc op;
             auth_oidc_header X-User $oidc_claim_sub;
             auth_oidc_header X-Sid $oidc_claim_sid;
+            proxy_pass http://${echo.addr};
+        }
+        location /intro/ {
+            auth_oidc op;
+            auth_oidc_token_check introspection;
+            auth_oidc_header X-User $oidc_claim_client_id;
             proxy_pass http://${echo.addr};
         }
         location = /status {
@@ -226,6 +233,25 @@ test('a back-channel logout reaches both gateways', async () => {
   assert.ok(markers[0].startsWith('gw:x:op:'), 'marker stored');
 });
 
+test('an introspection result is shared through Redis: the other gateway does not ask again', async () => {
+  const t = await op.token({ resource: 'urn:gateway:opaque' });
+  const calls = () => op.events('introspection').length;
+  const n = calls();
+  const get = (origin) => http(`${origin}/intro/x`, { headers: { Authorization: `Bearer ${t}` } });
+  assert.equal((await get(originA)).status, 200);
+  assert.ok(await op.waitEvent('introspection', () => true, { skip: n }));
+  assert.equal(calls(), n + 1);
+  // B has it in no worker nor zone of its own: it reads what A stored
+  for (let i = 0; i < 4; i++) assert.equal((await get(originB)).status, 200);
+  assert.equal(hdr(echo.last(), 'x-user'), 'api-client');
+  assert.equal(calls(), n + 1, 'B asked the provider again');
+  // keys hold the token's hash (binary): looked at from inside Redis
+  const ttl = Number((await redis.cli('EVAL',
+    "local k = redis.call('KEYS', ARGV[1]); if #k == 0 then return -3 end; return redis.call('PTTL', k[1])",
+    '0', 'gw:i:*')).stdout);
+  assert.ok(ttl > 0 && ttl <= 60 * 1000, `expires with the cache time (${ttl} ms)`);
+});
+
 test('Redis stopped and started: 503 with Retry-After, Bearer still works, sessions survive', async () => {
   const s = await login(originA, 'dave');
   assert.equal(await status(originB, s.cookie), 200);
@@ -255,7 +281,7 @@ test('Redis stopped and started: 503 with Retry-After, Bearer still works, sessi
   assert.equal(api.status, 200);
   assert.equal(hdr(echo.last(), 'x-user'), 'api-client');
   // said once per interval, not once per request
-  const lines = A.errorLog(markA).split('\n').filter((l) => /redis "shared" unavailable/.test(l));
+  const lines = A.errorLog(markA).split('\n').filter((l) => /\[error\].*redis "shared" unavailable/.test(l));
   assert.ok(lines.length >= 1 && lines.length <= 4, `${lines.length} lines:\n${lines.join('\n')}`);
 
   await redis.restart();
