@@ -374,10 +374,14 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_ctx_t *ctx, ngx_str_t *key)
 {
     json_t                     *claims;
+    time_t                      expires;
     ngx_int_t                   rc;
     ngx_str_t                   json;
+    ngx_uint_t                  from_redis;
     ngx_oidc_err_t              err;
     ngx_http_oidc_main_conf_t  *omcf;
+
+    from_redis = 0;
 
     claims = ngx_http_oidc_worker_cache_get(NGX_HTTP_OIDC_WORKER_CACHE_TOKENS,
                                             p, &ctx->token, 0);
@@ -406,6 +410,19 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
 
     rc = ngx_http_oidc_shm_get(omcf->token_cache, key, r->pool, &json);
 
+    if (rc == NGX_DECLINED && p->redis != NULL
+        && ngx_http_oidc_redis_up(p->redis))
+    {
+        /* another gateway's verdict; Redis down: verified here */
+        rc = ngx_http_oidc_store_get(r, key, &json, 0);
+
+        if (rc == NGX_AGAIN || rc == NGX_HTTP_SERVICE_UNAVAILABLE) {
+            return rc;
+        }
+
+        from_redis = 1;
+    }
+
     if (rc != NGX_OK) {
         ngx_http_oidc_bearer_miss(p, ctx);
         return rc;
@@ -419,6 +436,21 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    expires = ngx_http_oidc_bearer_expires(r, p, claims);
+
+    if (expires <= ngx_time()) {
+        /* from Redis, past its time on this gateway's clock */
+        json_decref(claims);
+        ngx_http_oidc_bearer_miss(p, ctx);
+        return NGX_DECLINED;
+    }
+
+    if (from_redis) {
+        /* the other workers of this gateway find it in the zone */
+        (void) ngx_http_oidc_shm_set(omcf->token_cache, key, &json, expires,
+                                     r->connection->log);
+    }
+
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "oidc: bearer token found in cache (shared)");
     ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_TOKEN_CACHE_HIT);
@@ -426,9 +458,8 @@ ngx_http_oidc_bearer_cache_lookup(ngx_http_request_t *r,
     ctx->claims = claims;
 
     ngx_http_oidc_worker_cache_put(NGX_HTTP_OIDC_WORKER_CACHE_TOKENS, p,
-                                   &ctx->token, claims,
-                                   ngx_http_oidc_bearer_expires(r, p, claims),
-                                   0, r->connection->log);
+                                   &ctx->token, claims, expires, 0,
+                                   r->connection->log);
 
     return NGX_OK;
 }
@@ -500,6 +531,12 @@ ngx_http_oidc_bearer_cache_store(ngx_http_request_t *r,
 
     (void) ngx_http_oidc_shm_set(omcf->token_cache, key, payload, expires,
                                  r->connection->log);
+
+    if (p->redis != NULL) {
+        /* for the other gateways; not waited for, Redis expires it */
+        (void) ngx_http_oidc_redis_send(p->redis, NGX_HTTP_OIDC_REDIS_SET, key,
+                                        payload, expires, NULL, NULL, NULL);
+    }
 }
 
 

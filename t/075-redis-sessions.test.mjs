@@ -252,6 +252,26 @@ test('an introspection result is shared through Redis: the other gateway does no
   assert.ok(ttl > 0 && ttl <= 60 * 1000, `expires with the cache time (${ttl} ms)`);
 });
 
+test('a verified JWT is shared through Redis: the other gateway takes the verdict', async () => {
+  const jwt = op.sign();
+  const metrics = async (origin) => JSON.parse((await http(`${origin}/status`)).body).providers.op;
+  const get = (origin) => http(`${origin}/api/shared`, { headers: { Authorization: `Bearer ${jwt}` } });
+  const a0 = await metrics(originA);
+  assert.equal((await get(originA)).status, 200);
+  const a1 = await metrics(originA);
+  assert.equal(a1.tokens.verified - a0.tokens.verified, 1, 'A verified it');
+  const b0 = await metrics(originB);
+  assert.equal((await get(originB)).status, 200);
+  assert.equal(hdr(echo.last(), 'x-user'), 'api-client');
+  const b1 = await metrics(originB);
+  assert.equal(b1.tokens.verified - b0.tokens.verified, 0, 'B verified it again');
+  assert.equal(b1.cache.tokens.hit - b0.cache.tokens.hit, 1);
+  const ttl = Number((await redis.cli('EVAL',
+    "local k = redis.call('KEYS', ARGV[1]); if #k == 0 then return -3 end; return redis.call('PTTL', k[1])",
+    '0', 'gw:j:*')).stdout);
+  assert.ok(ttl > 0, `the verdict is in Redis and expires (${ttl} ms)`);
+});
+
 test('Redis stopped and started: 503 with Retry-After, Bearer still works, sessions survive', async () => {
   const s = await login(originA, 'dave');
   assert.equal(await status(originB, s.cookie), 200);
