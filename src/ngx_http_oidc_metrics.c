@@ -692,8 +692,9 @@ ngx_http_oidc_status_json(ngx_http_request_t *r,
 
         n = ngx_http_oidc_status_live(r, pp[i]);
 
+        /* sessions in Redis are not counted here: null, not a wrong 0 */
         if (json_object_set_new(json_object_get(prov, "sessions"), "live",
-                                json_integer(n))
+                                pp[i]->redis ? json_null() : json_integer(n))
             != 0)
         {
             goto failed;
@@ -882,8 +883,10 @@ ngx_http_oidc_status_prometheus(ngx_http_request_t *r,
     p = ngx_slprintf(p, last, "# TYPE oidc_sessions_live gauge\n");
 
     for (i = 0; i < nprov; i++) {
-        p = ngx_slprintf(p, last, "oidc_sessions_live{%V} %ui\n", &labels[i],
-                         ngx_http_oidc_status_live(r, pp[i]));
+        if (pp[i]->redis == NULL) {
+            p = ngx_slprintf(p, last, "oidc_sessions_live{%V} %ui\n",
+                             &labels[i], ngx_http_oidc_status_live(r, pp[i]));
+        }
     }
 
     p = ngx_slprintf(p, last,

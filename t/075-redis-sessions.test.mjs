@@ -193,6 +193,11 @@ test('a login on one gateway is a session on the other; the record is in Redis w
   // the commands are counted (all workers, one zone)
   const m = JSON.parse((await http(`${originB}/status`)).body);
   assert.ok(m.redis.calls >= 1 && m.redis.errors === 0, JSON.stringify(m.redis));
+  // its sessions are Redis keys: not counted as if they were none
+  assert.equal(m.providers.op.sessions.live, null);
+  const prom = (await http(`${originB}/status?format=prometheus`)).body;
+  assert.doesNotMatch(prom, /oidc_sessions_live\{provider="op"\}/);
+  assert.match(prom, /oidc_redis_requests_total/);
   // the pending login was taken (GETDEL): none is left behind
   assert.equal((await redis.cli('--scan', '--pattern', 'gw:l:*')).stdout.trim(), '');
   // the id never appears in a key (keys hold its hash)
