@@ -68,8 +68,12 @@ ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         json_incref(live);
 
     } else {
-        ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_SESSION_CACHE_MISS);
         rc = ngx_http_oidc_session_read(r, p, &key, generation, &live);
+
+        /* once per request: a read from Redis runs this again */
+        if (rc != NGX_AGAIN) {
+            ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_SESSION_CACHE_MISS);
+        }
 
         if (rc != NGX_OK) {
             return rc;
