@@ -105,19 +105,14 @@ ngx_int_t ngx_http_oidc_refresh(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_str_t *key, ngx_oidc_session_t *s);
 
 /*
- * ngx_http_oidc_token_endpoint.c: a POST of the form "params" and the
- * client's authentication to one of the provider's endpoints that
- * authenticate the client (token, revocation, introspection); as
- * ngx_http_oidc_http_post_form(), with the request's log.  token_post:
- * to the token endpoint, NULL also when there is none (logged).
+ * ngx_http_oidc_token_endpoint.c: ngx_http_oidc_client_call()
+ * (ngx_http_oidc_client_auth.h) of the grant "call"
+ * (NGX_HTTP_OIDC_CALL_*) to the token endpoint, with the request's pool
+ * and log; NULL also when there is none (logged).
  */
-ngx_http_oidc_http_t *ngx_http_oidc_client_post(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_str_t *endpoint,
-    ngx_oidc_param_t *params, size_t n, ngx_http_oidc_http_done_pt handler,
-    void *data);
 ngx_http_oidc_http_t *ngx_http_oidc_token_post(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_oidc_param_t *params, size_t n,
-    ngx_http_oidc_http_done_pt handler, void *data);
+    ngx_http_oidc_provider_t *p, ngx_uint_t call, ngx_oidc_param_t *params,
+    size_t n, ngx_http_oidc_http_done_pt handler, void *data);
 
 /* ngx_http_oidc_web.c */
 ngx_table_elt_t *ngx_http_oidc_header_in(ngx_http_request_t *r,

@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oidc_browser.h"
+#include "ngx_http_oidc_client_auth.h"
 #include "ngx_http_oidc_userinfo.h"
 
 static ngx_int_t ngx_http_oidc_callback_login(ngx_http_request_t *r,
@@ -308,8 +309,8 @@ ngx_http_oidc_code_request(ngx_http_request_t *r,
     ngx_http_oidc_ostr_set(params[3].name, "code_verifier");
     params[3].value = b->login.code_verifier;
 
-    b->http = ngx_http_oidc_token_post(r, p, params, 4,
-                                       ngx_http_oidc_token_done, b);
+    b->http = ngx_http_oidc_token_post(r, p, NGX_HTTP_OIDC_CALL_CODE, params,
+                                       4, ngx_http_oidc_token_done, b);
     if (b->http == NULL) {
         return ngx_http_oidc_error_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                         NGX_HTTP_OIDC_MSG_FAILED, NULL);

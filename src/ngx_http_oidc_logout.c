@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oidc_browser.h"
+#include "ngx_http_oidc_client_auth.h"
 #include "ngx_http_oidc_logout.h"
 #include "ngx_oidc_b64.h"
 
@@ -546,8 +547,10 @@ ngx_http_oidc_logout_revoke(ngx_http_request_t *r,
     ngx_http_oidc_ostr_set(params[1].name, "token_type_hint");
     ngx_http_oidc_ostr_set(params[1].value, "refresh_token");
 
-    http = ngx_http_oidc_client_post(r, p, endpoint, params, 2,
-                                     ngx_http_oidc_logout_revoked, p);
+    http = ngx_http_oidc_client_call(r->pool, r->connection->log, p,
+                                     NGX_HTTP_OIDC_CALL_REVOCATION, endpoint,
+                                     params, 2, ngx_http_oidc_logout_revoked,
+                                     p);
 
     if (http == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

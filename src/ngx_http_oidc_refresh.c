@@ -9,6 +9,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_oidc_browser.h"
+#include "ngx_http_oidc_client_auth.h"
 #include "ngx_oidc_tokens.h"
 
 
@@ -248,7 +249,8 @@ ngx_http_oidc_refresh_start(ngx_http_request_t *r,
         ngx_http_oidc_ostr_set(params[1].name, "refresh_token");
         params[1].value = s->refresh_token;
 
-        rf->http = ngx_http_oidc_token_post(r, p, params, 2,
+        rf->http = ngx_http_oidc_token_post(r, p, NGX_HTTP_OIDC_CALL_REFRESH,
+                                            params, 2,
                                             ngx_http_oidc_refresh_done, rf);
         if (rf->http != NULL) {
             rf->state = NGX_HTTP_OIDC_REFRESH_FETCH;

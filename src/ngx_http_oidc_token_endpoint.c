@@ -15,8 +15,6 @@
 #define NGX_HTTP_OIDC_TOKEN_PARAMS_MAX  16
 
 
-static ngx_uint_t ngx_http_oidc_client_call_of(ngx_http_oidc_provider_t *p,
-    ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t n);
 static ngx_int_t ngx_http_oidc_client_authenticate(ngx_pool_t *pool,
     ngx_log_t *log, ngx_http_oidc_provider_t *p,
     ngx_http_oidc_client_auth_t *ca, ngx_uint_t method, ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t *n,
@@ -32,8 +30,8 @@ static ngx_int_t ngx_http_oidc_client_bearer(ngx_pool_t *pool,
 
 ngx_http_oidc_http_t *
 ngx_http_oidc_token_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
-    ngx_oidc_param_t *params, size_t n, ngx_http_oidc_http_done_pt handler,
-    void *data)
+    ngx_uint_t call, ngx_oidc_param_t *params, size_t n,
+    ngx_http_oidc_http_done_pt handler, void *data)
 {
     ngx_http_oidc_endpoints_t  *ep;
 
@@ -45,21 +43,11 @@ ngx_http_oidc_token_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         return NULL;
     }
 
-    return ngx_http_oidc_client_post(r, p, &ep->token_endpoint, params, n,
-                                     handler, data);
+    return ngx_http_oidc_client_call(r->pool, r->connection->log, p, call,
+                                     &ep->token_endpoint, params, n, handler,
+                                     data);
 }
 
-
-ngx_http_oidc_http_t *
-ngx_http_oidc_client_post(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
-    ngx_str_t *endpoint, ngx_oidc_param_t *params, size_t n,
-    ngx_http_oidc_http_done_pt handler, void *data)
-{
-    return ngx_http_oidc_client_call(r->pool, r->connection->log, p,
-                                     ngx_http_oidc_client_call_of(p, endpoint,
-                                                                  params, n),
-                                     endpoint, params, n, handler, data);
-}
 
 
 ngx_http_oidc_http_t *
@@ -208,57 +196,6 @@ ngx_http_oidc_client_authenticate(ngx_pool_t *pool, ngx_log_t *log,
     }
 
     return NGX_OK;
-}
-
-
-/*
- * Which call a request is, for the callers that do not say: its grant
- * type, else a revocation at the revocation endpoint, else introspection
- */
-
-static ngx_uint_t
-ngx_http_oidc_client_call_of(ngx_http_oidc_provider_t *p, ngx_str_t *endpoint,
-    ngx_oidc_param_t *params, size_t n)
-{
-    size_t                      i;
-    ngx_oidc_str_t             *v;
-    ngx_http_oidc_endpoints_t  *ep;
-
-    for (i = 0; i < n; i++) {
-        if (params[i].name.len != sizeof("grant_type") - 1
-            || ngx_strncmp(params[i].name.data, "grant_type",
-                           sizeof("grant_type") - 1) != 0)
-        {
-            continue;
-        }
-
-        v = &params[i].value;
-
-        if (v->len == sizeof("refresh_token") - 1
-            && ngx_strncmp(v->data, "refresh_token", v->len) == 0)
-        {
-            return NGX_HTTP_OIDC_CALL_REFRESH;
-        }
-
-        if (v->len == sizeof("client_credentials") - 1
-            && ngx_strncmp(v->data, "client_credentials", v->len) == 0)
-        {
-            return NGX_HTTP_OIDC_CALL_CLIENT;
-        }
-
-        return NGX_HTTP_OIDC_CALL_CODE;
-    }
-
-    ep = ngx_http_oidc_provider_endpoints(p);
-
-    if (ep != NULL && ep->revocation_endpoint.len == endpoint->len
-        && ngx_strncmp(ep->revocation_endpoint.data, endpoint->data,
-                       endpoint->len) == 0)
-    {
-        return NGX_HTTP_OIDC_CALL_REVOCATION;
-    }
-
-    return NGX_HTTP_OIDC_CALL_INTROSPECTION;
 }
 
 
