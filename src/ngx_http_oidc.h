@@ -386,7 +386,11 @@ typedef enum {
     NGX_HTTP_OIDC_REDIS_INSERT,         /* SET PX NX: NGX_BUSY if present */
     NGX_HTTP_OIDC_REDIS_REPLACE,        /* SET PX XX: NGX_ABORT if absent */
     NGX_HTTP_OIDC_REDIS_DELETE,         /* DEL */
-    NGX_HTTP_OIDC_REDIS_TOUCH           /* PEXPIRE: NGX_DECLINED if absent */
+    NGX_HTTP_OIDC_REDIS_TOUCH,          /* PEXPIRE: NGX_DECLINED if absent */
+    NGX_HTTP_OIDC_REDIS_LIVE_ADD,       /* the set of live sessions: ZADD */
+    NGX_HTTP_OIDC_REDIS_LIVE_UPDATE,    /* ZADD XX: a new expiry */
+    NGX_HTTP_OIDC_REDIS_LIVE_REMOVE,    /* ZREM */
+    NGX_HTTP_OIDC_REDIS_LIVE_COUNT      /* ZCOUNT: the number as value */
 } ngx_http_oidc_redis_op_e;
 
 /* rc: NGX_OK (value: GET's, valid during the call), NGX_DECLINED, ... */
@@ -408,6 +412,10 @@ void ngx_http_oidc_redis_exit_process(ngx_cycle_t *cycle,
  */
 ngx_int_t ngx_http_oidc_redis_send(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
     ngx_str_t *key, ngx_str_t *value, time_t expires,
+    ngx_http_oidc_redis_done_pt handler, void *data, void **cmd);
+/* the provider "name"'s set of live sessions; only COUNT has a handler */
+ngx_int_t ngx_http_oidc_redis_live(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
+    ngx_str_t *name, ngx_str_t *key, time_t expires,
     ngx_http_oidc_redis_done_pt handler, void *data, void **cmd);
 void ngx_http_oidc_redis_detach(void *cmd);
 time_t ngx_http_oidc_redis_cache_time(ngx_http_oidc_redis_t *rd);

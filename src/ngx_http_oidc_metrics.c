@@ -36,6 +36,28 @@ typedef struct {
 } ngx_http_oidc_metrics_ctx_t;
 
 
+/*
+ * A status request: the live sessions of each provider, counted in the
+ * zone at once, or asked of Redis; the page is made when all are in.
+ */
+typedef struct ngx_http_oidc_status_s  ngx_http_oidc_status_t;
+
+typedef struct {
+    ngx_http_oidc_status_t       *status;
+    ngx_int_t                     n;            /* -1: not known */
+    void                         *cmd;          /* in flight */
+} ngx_http_oidc_status_live_t;
+
+struct ngx_http_oidc_status_s {
+    ngx_http_request_t           *request;
+    ngx_http_oidc_metrics_ctx_t  *ctx;
+    ngx_http_oidc_status_live_t  *live;         /* by provider */
+    ngx_uint_t                    pending;
+    ngx_uint_t                    prometheus;
+    ngx_event_t                   wake;
+};
+
+
 /* a counter's Prometheus family and labels, and where it goes in JSON */
 typedef struct {
     const char                   *family;
@@ -59,15 +81,22 @@ static ngx_int_t ngx_http_oidc_status_prometheus_handler(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_oidc_status_handler(ngx_http_request_t *r,
     ngx_uint_t prometheus);
+static ngx_int_t ngx_http_oidc_status_send(ngx_http_oidc_status_t *st);
+static void ngx_http_oidc_status_counted(void *data, ngx_int_t rc,
+    ngx_str_t *value);
+static void ngx_http_oidc_status_wake(ngx_event_t *ev);
+static void ngx_http_oidc_status_cleanup(void *data);
 static ngx_int_t ngx_http_oidc_status_json(ngx_http_request_t *r,
-    ngx_http_oidc_metrics_ctx_t *ctx, ngx_str_t *out);
+    ngx_http_oidc_metrics_ctx_t *ctx, ngx_http_oidc_status_live_t *live,
+    ngx_str_t *out);
 static json_t *ngx_http_oidc_status_json_calls(
     ngx_http_oidc_metric_calls_t *c);
 static ngx_int_t ngx_http_oidc_status_prometheus(ngx_http_request_t *r,
-    ngx_http_oidc_metrics_ctx_t *ctx, ngx_str_t *out);
+    ngx_http_oidc_metrics_ctx_t *ctx, ngx_http_oidc_status_live_t *live,
+    ngx_str_t *out);
 static u_char *ngx_http_oidc_status_calls_text(u_char *p, u_char *last,
     const char *family, ngx_str_t *labels, ngx_http_oidc_metric_calls_t *c);
-static ngx_uint_t ngx_http_oidc_status_live(ngx_http_request_t *r,
+static ngx_int_t ngx_http_oidc_status_live(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p);
 static size_t ngx_http_oidc_label_escape(u_char *dst, ngx_str_t *src);
 
@@ -555,9 +584,13 @@ static ngx_int_t
 ngx_http_oidc_status_handler(ngx_http_request_t *r, ngx_uint_t prometheus)
 {
     ngx_int_t                     rc;
-    ngx_str_t                     out, format;
+    ngx_str_t                     format;
+    ngx_uint_t                    i;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_oidc_status_t       *st;
+    ngx_http_oidc_provider_t    **pp;
     ngx_http_oidc_main_conf_t    *omcf;
-    ngx_http_oidc_metrics_ctx_t  *ctx;
+    ngx_http_oidc_status_live_t  *live;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -586,23 +619,148 @@ ngx_http_oidc_status_handler(ngx_http_request_t *r, ngx_uint_t prometheus)
         return NGX_HTTP_NOT_FOUND;
     }
 
-    ctx = omcf->metrics_zone->data;
-
-    rc = prometheus ? ngx_http_oidc_status_prometheus(r, ctx, &out)
-                    : ngx_http_oidc_status_json(r, ctx, &out);
-
-    if (rc != NGX_OK) {
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_oidc_status_t));
+    live = ngx_pcalloc(r->pool, (omcf->providers.nelts + 1)
+                                * sizeof(ngx_http_oidc_status_live_t));
+    if (cln == NULL || live == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st = cln->data;
+    ngx_memzero(st, sizeof(ngx_http_oidc_status_t));
+
+    st->request = r;
+    st->ctx = omcf->metrics_zone->data;
+    st->live = live;
+    st->prometheus = prometheus;
+    st->wake.handler = ngx_http_oidc_status_wake;
+    st->wake.data = st;
+    st->wake.log = r->connection->log;
+
+    cln->handler = ngx_http_oidc_status_cleanup;
+
+    pp = omcf->providers.elts;
+
+    for (i = 0; i < omcf->providers.nelts; i++) {
+        live[i].status = st;
+
+        if (pp[i]->redis == NULL) {
+            live[i].n = ngx_http_oidc_status_live(r, pp[i]);
+            continue;
+        }
+
+        /* Redis down: not known, and the page is not held up for it */
+        live[i].n = -1;
+
+        rc = ngx_http_oidc_redis_live(pp[i]->redis,
+                                      NGX_HTTP_OIDC_REDIS_LIVE_COUNT,
+                                      &pp[i]->name, NULL, 0,
+                                      ngx_http_oidc_status_counted, &live[i],
+                                      &live[i].cmd);
+        if (rc == NGX_OK) {
+            st->pending++;
+        }
     }
 
     /* send() finalizes the request; the content phase finalizes it again */
     r->main->count++;
 
+    if (st->pending) {
+        /* at most the Redis timeout: a late command fails */
+        return NGX_DONE;
+    }
+
+    return ngx_http_oidc_status_send(st);
+}
+
+
+static ngx_int_t
+ngx_http_oidc_status_send(ngx_http_oidc_status_t *st)
+{
+    ngx_int_t            rc;
+    ngx_str_t            out;
+    ngx_http_request_t  *r;
+
+    r = st->request;
+
+    rc = st->prometheus
+         ? ngx_http_oidc_status_prometheus(r, st->ctx, st->live, &out)
+         : ngx_http_oidc_status_json(r, st->ctx, st->live, &out);
+
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return NGX_DONE;
+    }
+
     return ngx_http_oidc_send(r, NGX_HTTP_OK,
-                              prometheus
+                              st->prometheus
                               ? "text/plain; version=0.0.4; charset=utf-8"
                               : "application/json",
                               &out);
+}
+
+
+/* ZCOUNT's reply; an error leaves the count not known */
+
+static void
+ngx_http_oidc_status_counted(void *data, ngx_int_t rc, ngx_str_t *value)
+{
+    ngx_http_oidc_status_live_t *live = data;
+
+    ngx_int_t                n;
+    ngx_http_oidc_status_t  *st;
+
+    st = live->status;
+    live->cmd = NULL;
+
+    if (rc == NGX_OK) {
+        n = ngx_atoi(value->data, value->len);
+        live->n = (n == NGX_ERROR) ? -1 : n;
+    }
+
+    if (--st->pending == 0) {
+        /* not from inside hiredis */
+        ngx_post_event(&st->wake, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_oidc_status_wake(ngx_event_t *ev)
+{
+    ngx_connection_t        *c;
+    ngx_http_oidc_status_t  *st;
+
+    st = ev->data;
+    c = st->request->connection;
+
+    (void) ngx_http_oidc_status_send(st);
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_oidc_status_cleanup(void *data)
+{
+    ngx_http_oidc_status_t *st = data;
+
+    ngx_uint_t  i;
+
+    if (st->live == NULL) {
+        return;
+    }
+
+    for (i = 0; st->live[i].status != NULL; i++) {
+        if (st->live[i].cmd != NULL) {
+            ngx_http_oidc_redis_detach(st->live[i].cmd);
+            st->live[i].cmd = NULL;
+        }
+    }
+
+    if (st->wake.posted) {
+        ngx_delete_posted_event(&st->wake);
+    }
 }
 
 
@@ -615,13 +773,14 @@ ngx_http_oidc_status_handler(ngx_http_request_t *r, ngx_uint_t prometheus)
 
 static ngx_int_t
 ngx_http_oidc_status_json(ngx_http_request_t *r,
-    ngx_http_oidc_metrics_ctx_t *ctx, ngx_str_t *out)
+    ngx_http_oidc_metrics_ctx_t *ctx, ngx_http_oidc_status_live_t *live,
+    ngx_str_t *out)
 {
     char                               *text;
     u_char                             *name;
     json_t                             *root, *providers, *prov, *group, *sub;
     json_t                             *calls, *v;
-    ngx_uint_t                          i, j, n;
+    ngx_uint_t                          i, j;
     ngx_http_oidc_metrics_t            *m;
     ngx_http_oidc_provider_t          **pp;
     const ngx_http_oidc_metric_desc_t  *d;
@@ -690,11 +849,10 @@ ngx_http_oidc_status_json(ngx_http_request_t *r,
             }
         }
 
-        n = ngx_http_oidc_status_live(r, pp[i]);
-
-        /* sessions in Redis are not counted here: null, not a wrong 0 */
+        /* Redis not answering: null, not a wrong 0 */
         if (json_object_set_new(json_object_get(prov, "sessions"), "live",
-                                pp[i]->redis ? json_null() : json_integer(n))
+                                live[i].n < 0 ? json_null()
+                                : json_integer(live[i].n))
             != 0)
         {
             goto failed;
@@ -794,7 +952,8 @@ ngx_http_oidc_status_json_calls(ngx_http_oidc_metric_calls_t *c)
 
 static ngx_int_t
 ngx_http_oidc_status_prometheus(ngx_http_request_t *r,
-    ngx_http_oidc_metrics_ctx_t *ctx, ngx_str_t *out)
+    ngx_http_oidc_metrics_ctx_t *ctx, ngx_http_oidc_status_live_t *live,
+    ngx_str_t *out)
 {
     size_t                              size, len;
     u_char                             *p, *last;
@@ -883,9 +1042,9 @@ ngx_http_oidc_status_prometheus(ngx_http_request_t *r,
     p = ngx_slprintf(p, last, "# TYPE oidc_sessions_live gauge\n");
 
     for (i = 0; i < nprov; i++) {
-        if (pp[i]->redis == NULL) {
-            p = ngx_slprintf(p, last, "oidc_sessions_live{%V} %ui\n",
-                             &labels[i], ngx_http_oidc_status_live(r, pp[i]));
+        if (live[i].n >= 0) {
+            p = ngx_slprintf(p, last, "oidc_sessions_live{%V} %i\n",
+                             &labels[i], live[i].n);
         }
     }
 
@@ -1006,7 +1165,7 @@ ngx_http_oidc_status_calls_text(u_char *p, u_char *last, const char *family,
 
 /* the provider's live sessions in the embedded store ("s:NAME:...") */
 
-static ngx_uint_t
+static ngx_int_t
 ngx_http_oidc_status_live(ngx_http_request_t *r, ngx_http_oidc_provider_t *p)
 {
     u_char                     *s;
@@ -1022,14 +1181,14 @@ ngx_http_oidc_status_live(ngx_http_request_t *r, ngx_http_oidc_provider_t *p)
     prefix.len = p->name.len + 3;
     prefix.data = ngx_pnalloc(r->pool, prefix.len);
     if (prefix.data == NULL) {
-        return 0;
+        return -1;
     }
 
     s = ngx_cpymem(prefix.data, "s:", 2);
     s = ngx_cpymem(s, p->name.data, p->name.len);
     *s = ':';
 
-    return ngx_http_oidc_shm_count(omcf->sessions, &prefix);
+    return (ngx_int_t) ngx_http_oidc_shm_count(omcf->sessions, &prefix);
 }
 
 

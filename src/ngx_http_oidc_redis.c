@@ -70,6 +70,7 @@ typedef struct {
     ngx_msec_t                    deadline;
     ngx_http_oidc_redis_done_pt   handler;          /* NULL: detached */
     void                         *data;
+    u_char                        number[NGX_INT64_LEN];
 } ngx_http_oidc_redis_cmd_t;
 
 
@@ -77,6 +78,9 @@ static char *ngx_http_oidc_redis_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oidc_redis_server(ngx_conf_t *cf,
     ngx_http_oidc_redis_t *rd, ngx_str_t *value);
+static ngx_int_t ngx_http_oidc_redis_command(ngx_http_oidc_redis_t *rd,
+    ngx_uint_t op, ngx_http_oidc_redis_done_pt handler, void *data,
+    void **out, const char *format, ...);
 static void ngx_http_oidc_redis_connect(ngx_http_oidc_redis_t *rd);
 static void ngx_http_oidc_redis_setup_done(redisAsyncContext *ac,
     void *reply, void *privdata);
@@ -636,8 +640,87 @@ ngx_http_oidc_redis_send(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
     ngx_str_t *key, ngx_str_t *value, time_t expires,
     ngx_http_oidc_redis_done_pt handler, void *data, void **out)
 {
+    long long  ms;
+
+    /* Redis expires it: never 0 or less, which it would refuse */
+    ms = (long long) ngx_max(expires - ngx_time(), 1) * 1000;
+
+    /* every format takes the same arguments, and uses those it needs */
+    return ngx_http_oidc_redis_command(rd, op, handler, data, out,
+                                       ngx_http_oidc_redis_formats[op],
+                                       rd->prefix.data, rd->prefix.len,
+                                       key->data, key->len,
+                                       value ? value->data : (u_char *) "",
+                                       value ? value->len : 0, ms);
+}
+
+
+/*
+ * The provider's live sessions in Redis: the sorted set "sessions:NAME"
+ * of their keys, each scored with its expiry (s).  An entry goes with
+ * its session; one whose session expired is past its score, not
+ * counted, and trimmed at the next login.
+ */
+
+ngx_int_t
+ngx_http_oidc_redis_live(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
+    ngx_str_t *name, ngx_str_t *key, time_t expires,
+    ngx_http_oidc_redis_done_pt handler, void *data, void **out)
+{
+    ngx_int_t  rc;
+
+    switch (op) {
+
+    case NGX_HTTP_OIDC_REDIS_LIVE_ADD:
+        rc = ngx_http_oidc_redis_command(rd, op, NULL, NULL, NULL,
+                                         "ZADD %bsessions:%b %lld %b",
+                                         rd->prefix.data, rd->prefix.len,
+                                         name->data, name->len,
+                                         (long long) expires,
+                                         key->data, key->len);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        return ngx_http_oidc_redis_command(rd, op, NULL, NULL, NULL,
+                                           "ZREMRANGEBYSCORE %bsessions:%b "
+                                           "-inf %lld",
+                                           rd->prefix.data, rd->prefix.len,
+                                           name->data, name->len,
+                                           (long long) ngx_time());
+
+    case NGX_HTTP_OIDC_REDIS_LIVE_UPDATE:
+        return ngx_http_oidc_redis_command(rd, op, NULL, NULL, NULL,
+                                           "ZADD %bsessions:%b XX %lld %b",
+                                           rd->prefix.data, rd->prefix.len,
+                                           name->data, name->len,
+                                           (long long) expires,
+                                           key->data, key->len);
+
+    case NGX_HTTP_OIDC_REDIS_LIVE_REMOVE:
+        return ngx_http_oidc_redis_command(rd, op, NULL, NULL, NULL,
+                                           "ZREM %bsessions:%b %b",
+                                           rd->prefix.data, rd->prefix.len,
+                                           name->data, name->len,
+                                           key->data, key->len);
+
+    default: /* NGX_HTTP_OIDC_REDIS_LIVE_COUNT: those not yet expired */
+        return ngx_http_oidc_redis_command(rd, op, handler, data, out,
+                                           "ZCOUNT %bsessions:%b (%lld +inf",
+                                           rd->prefix.data, rd->prefix.len,
+                                           name->data, name->len,
+                                           (long long) ngx_time());
+    }
+}
+
+
+static ngx_int_t
+ngx_http_oidc_redis_command(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
+    ngx_http_oidc_redis_done_pt handler, void *data, void **out,
+    const char *format, ...)
+{
     int                         rc;
-    long long                   ms;
+    va_list                     args;
     ngx_http_oidc_redis_cmd_t  *cmd;
 
     if (rd->state == NGX_HTTP_OIDC_REDIS_DOWN) {
@@ -656,15 +739,10 @@ ngx_http_oidc_redis_send(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
     cmd->handler = handler;
     cmd->data = data;
 
-    /* Redis expires it: never 0 or less, which it would refuse */
-    ms = (long long) ngx_max(expires - ngx_time(), 1) * 1000;
-
-    /* every format takes the same arguments, and uses those it needs */
-    rc = redisAsyncCommand(rd->ac, ngx_http_oidc_redis_reply, cmd,
-                           ngx_http_oidc_redis_formats[op],
-                           rd->prefix.data, rd->prefix.len, key->data,
-                           key->len, value ? value->data : (u_char *) "",
-                           value ? value->len : 0, ms);
+    va_start(args, format);
+    rc = redisvAsyncCommand(rd->ac, ngx_http_oidc_redis_reply, cmd, format,
+                            args);
+    va_end(args);
 
     if (rc != REDIS_OK) {
         ngx_free(cmd);
@@ -768,6 +846,14 @@ ngx_http_oidc_redis_result(ngx_http_oidc_redis_cmd_t *cmd, redisReply *reply,
         return NGX_OK;
 
     case REDIS_REPLY_INTEGER:
+        if (cmd->op == NGX_HTTP_OIDC_REDIS_LIVE_COUNT) {
+            value->data = cmd->number;
+            value->len = ngx_sprintf(cmd->number, "%L",
+                                     (int64_t) reply->integer)
+                         - cmd->number;
+            return NGX_OK;
+        }
+
         return (cmd->op == NGX_HTTP_OIDC_REDIS_TOUCH && reply->integer == 0)
                ? NGX_DECLINED : NGX_OK;
 

@@ -106,6 +106,9 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
     if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "oidc: unknown or expired session");
+
+        /* evicted from Redis: its entry among the live ones goes too */
+        ngx_http_oidc_store_delete(r, key);
         return NGX_DECLINED;
     }
 
@@ -226,6 +229,10 @@ ngx_http_oidc_session_use(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
             if (rc == NGX_DECLINED) {
                 ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                               "oidc: session ended while idle");
+
+                /* gone from the store: its traces go too (Redis' set) */
+                ngx_http_oidc_store_delete(r, key);
+                ngx_http_oidc_store_changed(r);
                 return NGX_DECLINED;
             }
 

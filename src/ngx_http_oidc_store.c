@@ -53,6 +53,9 @@ static ngx_http_oidc_redis_t *ngx_http_oidc_store_redis_of(
 static ngx_int_t ngx_http_oidc_store_redis(ngx_http_request_t *r,
     ngx_http_oidc_redis_t *rd, ngx_uint_t op, ngx_str_t *key,
     ngx_str_t *value, time_t expires, ngx_str_t *out);
+static void ngx_http_oidc_store_live(ngx_http_request_t *r,
+    ngx_http_oidc_redis_t *rd, ngx_uint_t op, ngx_str_t *key,
+    time_t expires);
 static ngx_http_oidc_store_memo_t *ngx_http_oidc_store_memo(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_oidc_store_unavailable(ngx_http_request_t *r,
@@ -355,8 +358,13 @@ ngx_http_oidc_store_redis(ngx_http_request_t *r, ngx_http_oidc_redis_t *rd,
         rc = ngx_http_oidc_redis_send(rd, op, key, value, expires, NULL, NULL,
                                       NULL);
 
-        return (rc == NGX_OK) ? NGX_OK
-               : ngx_http_oidc_store_unavailable(r, rd, memo);
+        if (rc != NGX_OK) {
+            return ngx_http_oidc_store_unavailable(r, rd, memo);
+        }
+
+        ngx_http_oidc_store_live(r, rd, op, key, expires);
+
+        return NGX_OK;
     }
 
     o = ngx_pcalloc(r->pool, sizeof(ngx_http_oidc_store_op_t));
@@ -382,10 +390,60 @@ ngx_http_oidc_store_redis(ngx_http_request_t *r, ngx_http_oidc_redis_t *rd,
         return ngx_http_oidc_store_unavailable(r, rd, memo);
     }
 
+    ngx_http_oidc_store_live(r, rd, o->op & ~NGX_HTTP_OIDC_STORE_FRESH, key,
+                             expires);
+
     o->next = memo->ops;
     memo->ops = o;
 
     return NGX_AGAIN;
+}
+
+
+/*
+ * A session written, renewed or deleted in Redis: its entry in the
+ * provider's set of live sessions follows, pipelined behind it and not
+ * waited for.  Only "oidc_status" reads the set: a lost entry makes
+ * the count wrong at most until the session's expiry.
+ */
+
+static void
+ngx_http_oidc_store_live(ngx_http_request_t *r, ngx_http_oidc_redis_t *rd,
+    ngx_uint_t op, ngx_str_t *key, time_t expires)
+{
+    ngx_uint_t                 live;
+    ngx_http_oidc_loc_conf_t  *olcf;
+
+    /* "s:NAME:...", see ngx_http_oidc_store_key() */
+    if (key->len < 2 || key->data[0] != 's' || key->data[1] != ':') {
+        return;
+    }
+
+    switch (op) {
+
+    case NGX_HTTP_OIDC_REDIS_SET:
+    case NGX_HTTP_OIDC_REDIS_INSERT:
+        live = NGX_HTTP_OIDC_REDIS_LIVE_ADD;
+        break;
+
+    case NGX_HTTP_OIDC_REDIS_REPLACE:
+    case NGX_HTTP_OIDC_REDIS_TOUCH:
+        live = NGX_HTTP_OIDC_REDIS_LIVE_UPDATE;
+        break;
+
+    case NGX_HTTP_OIDC_REDIS_DELETE:
+    case NGX_HTTP_OIDC_REDIS_TAKE:
+        live = NGX_HTTP_OIDC_REDIS_LIVE_REMOVE;
+        break;
+
+    default: /* a read */
+        return;
+    }
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_oidc_module);
+
+    (void) ngx_http_oidc_redis_live(rd, live, &olcf->provider->name, key,
+                                    expires, NULL, NULL, NULL);
 }
 
 

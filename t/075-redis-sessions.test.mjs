@@ -69,7 +69,9 @@ before(async () => {
   // an ACL user (the default user has a password too), on a unix socket
   acl = await startRedis({
     unixSocket: true,
-    args: ['--requirepass', 'default-secret-0123', '--user', 'gw', 'on', '>gw-secret-0123', '~*', '&*', '+@all'],
+    // the gateway's user may run only the commands README lists
+    args: ['--requirepass', 'default-secret-0123', '--user', 'gw', 'on', '>gw-secret-0123', '~*',
+      ...'get set getdel del pexpire select auth zadd zrem zremrangebyscore zcount'.split(' ').map((c) => `+${c}`)],
   });
   hang = await startHangingServer();          // accepts, never answers
   const [pa, pb, pc] = [await freePort(), await freePort(), await freePort()];
@@ -177,7 +179,14 @@ const use = (origin, cookie, headers = {}) => http(`${origin}/app/check`, {
 
 const status = async (origin, cookie) => (await use(origin, cookie)).status;
 
+// oidc_status: a provider's live sessions (JSON), as the gateway sees them
+const live = async (origin, name = 'op') =>
+  JSON.parse((await http(`${origin}/status`)).body).providers[name].sessions.live;
+
 test('a login on one gateway is a session on the other; the record is in Redis with its TTL', async () => {
+  const before = await live(originB);
+  assert.equal(typeof before, 'number', 'live sessions counted in Redis');
+  assert.equal(await live(originA), before, 'the same count on both gateways');
   const s = await login(originA, 'alice');
   for (let i = 0; i < 4; i++) {
     const r = await use(originB, s.cookie);
@@ -193,11 +202,23 @@ test('a login on one gateway is a session on the other; the record is in Redis w
   // the commands are counted (all workers, one zone)
   const m = JSON.parse((await http(`${originB}/status`)).body);
   assert.ok(m.redis.calls >= 1 && m.redis.errors === 0, JSON.stringify(m.redis));
-  // its sessions are Redis keys: not counted as if they were none
-  assert.equal(m.providers.op.sessions.live, null);
+  // sessions in Redis, counted from any gateway: the one made on A is on B
+  assert.equal(m.providers.op.sessions.live, before + 1);
+  assert.equal(await live(originA), before + 1);
   const prom = (await http(`${originB}/status?format=prometheus`)).body;
-  assert.doesNotMatch(prom, /oidc_sessions_live\{provider="op"\}/);
+  assert.match(prom, new RegExp(`\\noidc_sessions_live\\{provider="op"\\} ${before + 1}\\n`));
   assert.match(prom, /oidc_redis_requests_total/);
+  // the count is a sorted set of the session keys, scored with their expiry
+  const members = (await redis.cli('ZRANGE', 'gw:sessions:op', '0', '-1', 'WITHSCORES')).stdout.trim().split('\n');
+  const scored = new Map();
+  for (let i = 0; i + 1 < members.length; i += 2) scored.set(members[i], Number(members[i + 1]));
+  for (const k of keys) {
+    const at = scored.get(k.slice('gw:'.length));
+    assert.ok(at, `${k} is in the set`);
+    const ttl = Number((await redis.cli('PTTL', k)).stdout) / 1000;
+    assert.ok(Math.abs(at - Date.now() / 1000 - ttl) < 3, `scored with its expiry (${at})`);
+  }
+  assert.ok(!members.some((x) => x.includes(s.cookie)), 'no session id in the set');
   // the pending login was taken (GETDEL): none is left behind
   assert.equal((await redis.cli('--scan', '--pattern', 'gw:l:*')).stdout.trim(), '');
   // the id never appears in a key (keys hold its hash)
@@ -208,11 +229,13 @@ test('a logout on the other gateway: the first refuses the session within the bo
   const s = await login(originA, 'bob');
   assert.equal(await status(originA, s.cookie), 200);
   assert.equal(await status(originB, s.cookie), 200);
+  const n = await live(originA);
   const out = await http(`${originB}/logout`, {
     headers: { Cookie: `${COOKIE}=${s.cookie}`, 'Sec-Fetch-Site': 'same-origin' },
   });
   assert.equal(out.status, 302);
   assert.equal(await status(originB, s.cookie), 401, 'at once where it ended');
+  assert.equal(await live(originA), n - 1, 'not counted any more, on either gateway');
   assert.ok(await within(CACHE + 2, async () => (await status(originA, s.cookie)) === 401),
     `refused on the other gateway within ${CACHE} s (+ margin)`);
   // every worker of A, not just one, once the bound has passed for all
@@ -298,6 +321,12 @@ test('Redis stopped and started: 503 with Retry-After, Bearer still works, sessi
     assert.equal(r.status, 503);
     assert.match(r.headers['retry-after'], /^[1-9]\d*$/);
   }
+  // the status page answers without Redis: its sessions are not known
+  const page = await http(`${originA}/status`);
+  assert.equal(page.status, 200);
+  assert.equal(JSON.parse(page.body).providers.op.sessions.live, null);
+  assert.doesNotMatch((await http(`${originA}/status?format=prometheus`)).body,
+    /oidc_sessions_live\{provider="op"\}/, 'no sample rather than a wrong 0');
   // a new login cannot start (its pending login has nowhere to go)
   const nav = await http(`${originA}/app/new`, { headers: { Accept: 'text/html' } });
   assert.equal(nav.status, 503);
@@ -339,7 +368,7 @@ test('a reload: new workers connect to Redis, sessions go on, old workers leave'
 test('ACL user and password, database number, unix socket', async () => {
   const s = await login(originC, 'frank');
   assert.equal(await status(originC, s.cookie), 200);
-  const cli = (...a) => acl.cli('-s', acl.socket, '--user', 'gw', '--pass', 'gw-secret-0123', '--no-auth-warning', ...a);
+  const cli = (...a) => acl.cli('-s', acl.socket, '--pass', 'default-secret-0123', '--no-auth-warning', ...a);
   const db3 = (await cli('-n', '3', '--scan', '--pattern', 's:op:*')).stdout.trim();
   assert.match(db3, /^s:op:/, 'the session is in database 3, without a prefix');
   assert.equal((await cli('-n', '0', '--scan', '--pattern', 's:op:*')).stdout.trim(), '', 'not in database 0');
@@ -350,6 +379,9 @@ test('ACL user and password, database number, unix socket', async () => {
   assert.ok(await pttl() <= 60000);
   assert.equal(await status(originC, s.cookie), 200);
   assert.ok(await pttl() > 3000 * 1000, 'pushed back to the idle timeout');
+  // ... and its entry in the set of live sessions with it
+  const score = Number((await cli('-n', '3', 'ZSCORE', 'sessions:op', db3)).stdout);
+  assert.ok(Math.abs(score - Date.now() / 1000 - (await pttl()) / 1000) < 3, `rescored (${score})`);
   // a wrong password: refused by Redis, logged, the request gets 503
   const r = await http(`${originC}/bad/x`, { headers: { Accept: 'text/html' } });
   assert.equal(r.status, 503);
@@ -366,6 +398,21 @@ test('ACL user and password, database number, unix socket', async () => {
   assert.ok(slow.headers['retry-after']);
   assert.match(C.errorLog(mark), /redis "hang" unavailable: command timed out/);
   assert.ok(await within(5, () => hang.accepted >= 2), 'connected again after the timeout');
+  // (the status page asks every Redis, the hanging one too: after the
+  // check above)
+  // a session gone from Redis before its time (evicted, deleted by hand)
+  // is refused, and its entry goes when the browser comes back with it
+  const n = await live(originC);
+  assert.ok(n >= 1);
+  await cli('-n', '3', 'DEL', db3);
+  assert.equal(await status(originC, s.cookie), 401);
+  assert.equal(await live(originC), n - 1);
+  // a Redis that never answers holds the page up to its timeout, one that
+  // refuses AUTH not at all: both counts are not known
+  const page = JSON.parse((await http(`${originC}/status`)).body);
+  assert.equal(page.providers.slow.sessions.live, null);
+  assert.equal(page.providers.bad.sessions.live, null);
+  assert.equal(typeof page.providers.op.sessions.live, 'number');
 });
 
 test('nginx -t: bad oidc_redis blocks and session_store names fail with the line', async () => {
