@@ -84,6 +84,7 @@ typedef struct {
     time_t                        jwks_refresh;
     time_t                        jwks_refetch_interval;
     time_t                        refresh_before;   /* 0: no renewal */
+    time_t                        refresh_backoff;  /* after a failure */
     ngx_flag_t                    discovery;        /* off: none fetched */
     ngx_http_oidc_endpoints_t    *endpoints;        /* configured ones win
                                                        over discovery's */

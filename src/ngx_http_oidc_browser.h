@@ -105,6 +105,13 @@ ngx_int_t ngx_http_oidc_refresh(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_str_t *key, ngx_oidc_session_t *s);
 
 /*
+ * The session this request was renewing is gone (a logout while the
+ * grant was in flight): the refresh token of the answer is revoked.
+ */
+void ngx_http_oidc_refresh_abandon(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p);
+
+/*
  * ngx_http_oidc_token_endpoint.c: ngx_http_oidc_client_call()
  * (ngx_http_oidc_client_auth.h) of the grant "call"
  * (NGX_HTTP_OIDC_CALL_*) to the token endpoint, with the request's pool

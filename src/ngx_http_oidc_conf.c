@@ -267,6 +267,9 @@ static ngx_command_t  ngx_http_oidc_provider_commands[] = {
     { ngx_string("refresh_before"), NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
       0, ngx_http_oidc_provider_offset(refresh_before), NULL },
 
+    { ngx_string("refresh_backoff"), NGX_CONF_TAKE1, ngx_conf_set_sec_slot,
+      0, ngx_http_oidc_provider_offset(refresh_backoff), NULL },
+
     { ngx_string("zone_size"), NGX_CONF_TAKE1, ngx_conf_set_size_slot,
       0, ngx_http_oidc_conf_offset(zone_size), NULL },
 
@@ -470,6 +473,7 @@ ngx_http_oidc_provider_create(ngx_conf_t *cf, ngx_str_t *name)
     p->jwks_refresh = NGX_CONF_UNSET;
     p->jwks_refetch_interval = NGX_CONF_UNSET;
     p->refresh_before = NGX_CONF_UNSET;
+    p->refresh_backoff = NGX_CONF_UNSET;
     p->introspection_cache_time = NGX_CONF_UNSET;
     p->introspection_negative_time = NGX_CONF_UNSET;
     p->discovery = NGX_CONF_UNSET;
@@ -671,6 +675,7 @@ ngx_http_oidc_conf_merge(ngx_http_oidc_provider_conf_t *pc)
     ngx_conf_init_value(p->jwks_refresh, 3600);
     ngx_conf_init_value(p->jwks_refetch_interval, 30);
     ngx_conf_init_value(p->refresh_before, 60);
+    ngx_conf_init_value(p->refresh_backoff, 5);
     /* see README: how long a revoked token may still pass, vs. load */
     ngx_conf_init_value(p->introspection_cache_time, 60);
     ngx_conf_init_value(p->introspection_negative_time, 10);

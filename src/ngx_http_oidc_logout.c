@@ -34,8 +34,6 @@ static u_char *ngx_http_oidc_logout_csp_origin(u_char *dst, ngx_str_t *url);
 static ngx_int_t ngx_http_oidc_logout_redirect(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_http_oidc_endpoints_t *ep,
     ngx_str_t *hint);
-static void ngx_http_oidc_logout_revoke(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_str_t *endpoint, ngx_str_t *token);
 static void ngx_http_oidc_logout_revoked(ngx_http_oidc_http_response_t *resp,
     void *data);
 static ngx_int_t ngx_http_oidc_logout_origin(ngx_http_request_t *r,
@@ -145,11 +143,8 @@ ngx_http_oidc_logout_rp(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         ngx_http_oidc_store_delete(r, &key);
         ngx_http_oidc_store_changed(r);
 
-        if (s.refresh_token.len && ep != NULL
-            && ep->revocation_endpoint.len)
-        {
-            ngx_http_oidc_logout_revoke(r, p, &ep->revocation_endpoint,
-                                        (ngx_str_t *) &s.refresh_token);
+        if (s.refresh_token.len) {
+            ngx_http_oidc_logout_revoke(r, p, (ngx_str_t *) &s.refresh_token);
         }
 
         if (p->logout_token_hint) {
@@ -533,12 +528,19 @@ ngx_http_oidc_logout_redirect(ngx_http_request_t *r,
  * ngx_cycle->log: the request is long gone by then.
  */
 
-static void
+void
 ngx_http_oidc_logout_revoke(ngx_http_request_t *r,
-    ngx_http_oidc_provider_t *p, ngx_str_t *endpoint, ngx_str_t *token)
+    ngx_http_oidc_provider_t *p, ngx_str_t *token)
 {
-    ngx_oidc_param_t       params[2];
-    ngx_http_oidc_http_t  *http;
+    ngx_oidc_param_t            params[2];
+    ngx_http_oidc_http_t       *http;
+    ngx_http_oidc_endpoints_t  *ep;
+
+    ep = ngx_http_oidc_provider_endpoints(p);
+
+    if (ep == NULL || ep->revocation_endpoint.len == 0) {
+        return;
+    }
 
     ngx_memzero(params, sizeof(params));
 
@@ -548,7 +550,8 @@ ngx_http_oidc_logout_revoke(ngx_http_request_t *r,
     ngx_http_oidc_ostr_set(params[1].value, "refresh_token");
 
     http = ngx_http_oidc_client_call(r->pool, r->connection->log, p,
-                                     NGX_HTTP_OIDC_CALL_REVOCATION, endpoint,
+                                     NGX_HTTP_OIDC_CALL_REVOCATION,
+                                     &ep->revocation_endpoint,
                                      params, 2, ngx_http_oidc_logout_revoked,
                                      p);
 

@@ -54,6 +54,14 @@ ngx_int_t ngx_http_oidc_logout_handler(ngx_http_request_t *r,
 ngx_int_t ngx_http_oidc_logout_ended(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_oidc_session_t *s);
 
+/*
+ * A refresh token the gateway will not use again, revoked at the
+ * provider's revocation_endpoint (RFC 7009) if it has one; in the
+ * background, the outcome only logged.
+ */
+void ngx_http_oidc_logout_revoke(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p, ngx_str_t *token);
+
 /* configuration time: NULL, or why the logout directives are refused */
 const char *ngx_http_oidc_logout_conf_check(ngx_http_oidc_provider_t *p);
 

@@ -10,6 +10,7 @@
 
 #include "ngx_http_oidc_browser.h"
 #include "ngx_http_oidc_client_auth.h"
+#include "ngx_http_oidc_logout.h"
 #include "ngx_oidc_tokens.h"
 
 
@@ -40,6 +41,7 @@ typedef struct {
     ngx_uint_t                      level;      /* of the outcome's line */
     u_char                          why[160];   /* the outcome, no token */
     unsigned                        locked:1;
+    unsigned                        backoff:1;  /* found the lock backing off */
 } ngx_http_oidc_refresh_t;
 
 
@@ -72,7 +74,16 @@ static void ngx_http_oidc_refresh_end(ngx_http_request_t *r,
 static void ngx_http_oidc_refresh_why(ngx_http_oidc_refresh_t *rf,
     ngx_uint_t level, const char *fmt, ...);
 static void ngx_http_oidc_refresh_unlock(ngx_http_oidc_refresh_t *rf);
+static void ngx_http_oidc_refresh_back_off(ngx_http_oidc_refresh_t *rf,
+    ngx_http_oidc_provider_t *p);
+static ngx_int_t ngx_http_oidc_refresh_unavailable(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p);
 static void ngx_http_oidc_refresh_cleanup(void *data);
+
+
+/* the lock's value: a renewal in flight, or the pause after a failed one */
+static ngx_str_t  ngx_http_oidc_refresh_renewing = ngx_string("1");
+static ngx_str_t  ngx_http_oidc_refresh_pausing = ngx_string("b");
 
 
 /*
@@ -142,14 +153,58 @@ ngx_http_oidc_refresh(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
             return NGX_OK;
         }
 
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "oidc: no renewed session from provider \"%V\" "
-                      "and the access token has expired, answering 503",
-                      &p->name);
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
+        if (rf->backoff) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "oidc: session renewal at provider \"%V\" failed "
+                          "a moment ago and the access token has expired, "
+                          "answering 503", &p->name);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "oidc: no renewed session from provider \"%V\" "
+                          "and the access token has expired, answering 503",
+                          &p->name);
+        }
+
+        return ngx_http_oidc_refresh_unavailable(r, p);
 
     default: /* NGX_HTTP_OIDC_REFRESH_DONE: e.g. after a redirect */
         return valid ? NGX_OK : NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+}
+
+
+void
+ngx_http_oidc_refresh_abandon(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p)
+{
+    json_t                   *response;
+    ngx_oidc_tokens_t         t;
+    ngx_http_oidc_refresh_t  *rf;
+
+    rf = ngx_http_oidc_refresh_find(r);
+
+    if (rf == NULL || rf->state != NGX_HTTP_OIDC_REFRESH_ANSWER) {
+        return;
+    }
+
+    rf->state = NGX_HTTP_OIDC_REFRESH_DONE;
+    ngx_http_oidc_refresh_unlock(rf);
+
+    response = NULL;
+
+    if (ngx_http_oidc_refresh_check(r, p, rf, &response, &t) == NGX_OK
+        && t.refresh_token.len)
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "oidc: session ended during its renewal at provider "
+                      "\"%V\", the new refresh token is revoked", &p->name);
+
+        ngx_http_oidc_logout_revoke(r, p, (ngx_str_t *) &t.refresh_token);
+    }
+
+    if (response != NULL) {
+        json_decref(response);
     }
 }
 
@@ -191,7 +246,6 @@ ngx_http_oidc_refresh_start(ngx_http_request_t *r,
 {
     time_t            ttl;
     ngx_int_t         rc;
-    ngx_str_t         one = ngx_string("1");
     ngx_oidc_param_t  params[2];
 
     /* outlives our fetch, which cannot take longer than both timeouts */
@@ -201,7 +255,9 @@ ngx_http_oidc_refresh_start(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_oidc_store_insert(r, &rf->lock, &one, ngx_time() + ttl);
+    rc = ngx_http_oidc_store_insert(r, &rf->lock,
+                                    &ngx_http_oidc_refresh_renewing,
+                                    ngx_time() + ttl);
 
     if (rc == NGX_AGAIN) {
         /* Redis: the phases run again, and so does this */
@@ -359,7 +415,13 @@ ngx_http_oidc_refresh_poll_handler(ngx_event_t *ev)
     rc = ngx_http_oidc_store_get(r, &rf->lock, &value,
                                  NGX_HTTP_OIDC_STORE_GET_FRESH);
 
-    if ((rc == NGX_OK || rc == NGX_AGAIN)
+    /* the renewal failed and the next is not due yet: no use waiting */
+    rf->backoff = (rc == NGX_OK
+                   && value.len == ngx_http_oidc_refresh_pausing.len
+                   && ngx_memcmp(value.data, ngx_http_oidc_refresh_pausing.data,
+                                 value.len) == 0);
+
+    if ((rc == NGX_OK || rc == NGX_AGAIN) && !rf->backoff
         && (ngx_msec_int_t) (rf->deadline - ngx_current_msec) > 0)
     {
         ngx_add_timer(ev, NGX_HTTP_OIDC_REFRESH_POLL);
@@ -414,8 +476,14 @@ ngx_http_oidc_refresh_finish(ngx_http_request_t *r,
         return NGX_AGAIN;
     }
 
-    ngx_http_oidc_refresh_unlock(rf);
     rf->state = NGX_HTTP_OIDC_REFRESH_DONE;
+
+    if (rc == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        ngx_http_oidc_refresh_back_off(rf, p);
+
+    } else {
+        ngx_http_oidc_refresh_unlock(rf);
+    }
 
     valid = (s->access_expires == 0 || s->access_expires > ngx_time());
 
@@ -441,11 +509,13 @@ ngx_http_oidc_refresh_finish(ngx_http_request_t *r,
         ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_SESSION_RENEWAL_FAILED);
         ngx_http_oidc_log_failure(r->connection->log, p,
                                   NGX_HTTP_OIDC_EP_TOKEN,
-                                  "session renewal failed (%s), %s", rf->why,
+                                  "session renewal failed (%s), %s, "
+                                  "retried after %T s", rf->why,
                                   valid ? "the current access token is used"
-                                        : "answering 503");
+                                        : "answering 503",
+                                  p->refresh_backoff);
 
-        return valid ? NGX_OK : NGX_HTTP_SERVICE_UNAVAILABLE;
+        return valid ? NGX_OK : ngx_http_oidc_refresh_unavailable(r, p);
 
     default:
         return NGX_ERROR;
@@ -650,6 +720,13 @@ ngx_http_oidc_refresh_store(ngx_http_request_t *r,
         free(value.data);
         ngx_http_oidc_refresh_why(rf, NGX_LOG_INFO,
                                   "session ended during the renewal");
+
+        /* the logout revoked the old one; nobody will use the new one */
+        if (t->refresh_token.len) {
+            ngx_http_oidc_logout_revoke(r, p,
+                                        (ngx_str_t *) &t->refresh_token);
+        }
+
         return NGX_DECLINED;
     }
 
@@ -762,6 +839,58 @@ ngx_http_oidc_refresh_unlock(ngx_http_oidc_refresh_t *rf)
         ngx_http_oidc_store_delete(rf->request, &rf->lock);
         rf->locked = 0;
     }
+}
+
+
+/*
+ * The provider failed: the lock stays "refresh_backoff" longer, so that
+ * the session's requests do not each ask a failing provider again; they
+ * use a valid access token, or get 503 at once.
+ */
+
+static void
+ngx_http_oidc_refresh_back_off(ngx_http_oidc_refresh_t *rf,
+    ngx_http_oidc_provider_t *p)
+{
+    if (!rf->locked) {
+        return;
+    }
+
+    if (p->refresh_backoff == 0
+        || ngx_http_oidc_store_set(rf->request, &rf->lock,
+                                   &ngx_http_oidc_refresh_pausing,
+                                   ngx_time() + p->refresh_backoff)
+           != NGX_OK)
+    {
+        ngx_http_oidc_refresh_unlock(rf);
+        return;
+    }
+
+    rf->locked = 0;
+}
+
+
+/* 503 with Retry-After: when the next renewal may be tried */
+
+static ngx_int_t
+ngx_http_oidc_refresh_unavailable(ngx_http_request_t *r,
+    ngx_http_oidc_provider_t *p)
+{
+    ngx_str_t  v;
+
+    v.data = ngx_pnalloc(r->pool, NGX_TIME_T_LEN);
+    if (v.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    v.len = ngx_sprintf(v.data, "%T", ngx_max(p->refresh_backoff, 1))
+            - v.data;
+
+    if (ngx_http_oidc_header_out(r, "Retry-After", &v, NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
 }
 
 

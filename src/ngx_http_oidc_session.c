@@ -109,6 +109,9 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 
         /* evicted from Redis: its entry among the live ones goes too */
         ngx_http_oidc_store_delete(r, key);
+
+        /* ended while this request renewed it: the new tokens go */
+        ngx_http_oidc_refresh_abandon(r, p);
         return NGX_DECLINED;
     }
 

@@ -6,15 +6,25 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { stopAll } from './lib/harness.mjs';
-import { startRefreshStack, sleep, NAV } from './lib/refresh.mjs';
+import { startRefreshStack, sleep, NAV, logoutDuringRenewal } from './lib/refresh.mjs';
 
 const AT_TTL = 4;
+const PAUSE = 12;                        // s: outlasts the login token's AT_TTL
 let s;
 
 before(async () => {
   s = await startRefreshStack({
     atTtl: AT_TTL,
-    blocks: { due: '1h', tamper: '1h', revoke: '1h', expired: '60s' },
+    // the first four retry on the next request (refresh_backoff 0); "pause"
+    // waits PAUSE s after a failed renewal before it asks again
+    blocks: {
+      due: ['1h', 'refresh_backoff 0;'],
+      tamper: ['1h', 'refresh_backoff 0;'],
+      revoke: ['1h', 'refresh_backoff 0;'],
+      expired: ['60s', 'refresh_backoff 0;'],
+      pause: ['1h', `refresh_backoff ${PAUSE};`],
+      ended: ['1h', 'refresh_backoff 0; logout_uri /ended/logout;'],
+    },
   });
 });
 
@@ -70,6 +80,42 @@ test('a non-JSON 200 answer is a provider failure: kept while valid, then 503, t
   const later = await s.get('tamper', cookie);
   assert.equal(later.status, 200, 'the session was kept for a retry, which succeeds');
   assert.notEqual(later.at, r.at);
+});
+
+test('refresh_backoff: after a failed renewal the session does not ask again until the pause is over', async () => {
+  // the landing request's renewal fails: the pause starts there
+  s.modes.pause = '500';
+  const mark = s.ng.mark();
+  const cookie = await s.login('pause', 'ivy');
+  assert.equal(s.proxied.pause, 1);
+  assert.match(s.oidcLog(mark), new RegExp(`provider "pause": session renewal failed \\(status 500\\), the current access token is used, retried after ${PAUSE} s`));
+  s.modes.pause = undefined;
+  // the login token is valid: used, without asking the provider
+  const first = await s.get('pause', cookie);
+  assert.equal(first.status, 200);
+  for (let i = 0; i < 2; i++) assert.equal((await s.get('pause', cookie)).at, first.at);
+  assert.equal(s.proxied.pause, 1, 'no renewal while pausing');
+  // expired within the pause: 503 with Retry-After, still not asked
+  await sleep(AT_TTL * 1000 + 1000);
+  const r = await s.get('pause', cookie);
+  assert.equal(r.status, 503);
+  assert.equal(r.res.headers['retry-after'], String(PAUSE));
+  assert.equal(s.proxied.pause, 1, 'no renewal while pausing');
+  assert.match(s.oidcLog(mark), /renewal at provider "pause" failed a moment ago and the access token has expired, answering 503/);
+  // once the pause is over, one renewal, and the session goes on
+  let ok;
+  for (let i = 0; i < 200 && !ok; i++) {
+    const x = await s.get('pause', cookie);
+    if (x.status === 200) ok = x;
+    else { assert.equal(x.status, 503); await sleep(100); }
+  }
+  assert.ok(ok, 'renewed after the pause');
+  assert.notEqual(ok.at, first.at, 'a renewed access token');
+  assert.equal(s.proxied.pause, 2, 'exactly one renewal after the pause');
+});
+
+test('a logout while the renewal is in flight: the session stays ended, the new refresh token is revoked', async () => {
+  await logoutDuringRenewal(s, 'ended', 'judy');
 });
 
 test('the provider refuses the refresh token (revoked): log in again, or 401; the session is gone', async () => {

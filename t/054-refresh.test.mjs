@@ -19,6 +19,9 @@ before(async () => {
       soon: '60s',      // due from login (4 s tokens); a renewed one (300 s) is not
       never: '0',
     },
+    // a failed renewal is retried by the next request (see t/054-refresh-failure
+    // for the pause, refresh_backoff)
+    providerExtra: 'refresh_backoff 0;',
   });
 });
 

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis, stopAll } from './lib/harness.mjs';
-import { startRefreshStack, sleep } from './lib/refresh.mjs';
+import { startRefreshStack, sleep, logoutDuringRenewal } from './lib/refresh.mjs';
 
 const AT_TTL = 4;
 let s, redis;
@@ -15,9 +15,9 @@ before(async () => {
   redis = await startRedis();
   s = await startRefreshStack({
     atTtl: AT_TTL,
-    blocks: { due: '1h', soon: '60s' },
+    blocks: { due: '1h', soon: '60s', ended: ['1h', 'logout_uri /ended/logout;'] },
     httpExtra: `oidc_redis shared { server ${redis.addr}; prefix rf:; cache_time 0; }`,
-    providerExtra: 'session_store shared;',
+    providerExtra: 'session_store shared; refresh_backoff 0;',
   });
 });
 
@@ -71,4 +71,8 @@ test('a due but valid access token: requests during a renewal go on, one renewal
   assert.ok(all.every((x) => x.user === 'carol'));
   assert.equal(s.refreshErrors().length, e0, 'no refresh token used twice');
   assert.ok(s.refreshGrants() - g0 - 1 < 20, 'requests during a renewal do not renew');
+});
+
+test('a logout while the renewal is in flight (Redis): the session stays ended, the new refresh token is revoked', async () => {
+  await logoutDuringRenewal(s, 'ended', 'judy');
 });

@@ -10,7 +10,10 @@
 //   'other-sub'        the same, with sub "mallory"
 //   'revoke'           revoke the refresh token at the provider first (a
 //                      real revocation), then pass the grant on
-// When the provider is down, the proxy drops the connection.
+// When the provider is down, the proxy drops the connection. hold(NAME)
+// keeps the provider's answer to block NAME's next refresh_token grant
+// until released. The revocation endpoint goes through the proxy too:
+// revoked lists the tokens the gateway revoked.
 //
 // The provider issues atTtl-second access tokens at login and 300 s ones
 // from the refresh_token grant, and rotates refresh tokens on every use, so
@@ -33,7 +36,8 @@ const send = (res, status, obj) => {
   res.end(typeof obj === 'string' ? obj : JSON.stringify(obj));
 };
 
-// blocks: {name: refresh_before}; each block NAME protects /NAME/ and
+// blocks: {name: refresh_before, or [refresh_before, more directives of
+// that block]}; each block NAME protects /NAME/ and
 // passes X-AT ($oidc_access_token), X-User and X-Iat upstream. httpExtra:
 // more http-level configuration (an oidc_redis block); providerExtra: more
 // directives in every provider block (session_store NAME).
@@ -42,6 +46,8 @@ export async function startRefreshStack({ blocks, atTtl, httpExtra = '', provide
   const origin = `http://127.0.0.1:${port}`;
   const modes = {};
   const proxied = {};
+  const holds = {};
+  const revoked = [];
   const refreshTokens = new Set();
   let op;
   let browser = null;
@@ -61,11 +67,22 @@ export async function startRefreshStack({ blocks, atTtl, httpExtra = '', provide
     if (rest === '/.well-known/openid-configuration') {
       const d = await op.discovery();
       d.token_endpoint = `${proxyOrigin}/${name}/token`;
+      d.revocation_endpoint = `${proxyOrigin}/${name}/revoke`;
       send(res, 200, d);
       return;
     }
     const body = Buffer.concat(chunks).toString();
     const form = new URLSearchParams(body);
+    if (rest === '/revoke') {
+      revoked.push(form.get('token'));
+      const rv = await http((await op.discovery()).revocation_endpoint, {
+        method: 'POST', body,
+        headers: { 'Content-Type': req.headers['content-type'], Authorization: req.headers.authorization },
+      });
+      res.writeHead(rv.status, { 'Content-Type': 'application/json' });
+      res.end(rv.body);
+      return;
+    }
     const refresh = form.get('grant_type') === 'refresh_token';
     const mode = refresh ? modes[name] : undefined;
     const headers = { 'Content-Type': req.headers['content-type'], Authorization: req.headers.authorization };
@@ -109,6 +126,12 @@ export async function startRefreshStack({ blocks, atTtl, httpExtra = '', provide
         t.id_token = op.sign({ ...header, typ: header.typ }, payload, key);
       }
       text = JSON.stringify(t);
+      const h = holds[name];
+      if (h) {
+        delete holds[name];
+        h.reached();
+        await h.released;
+      }
     }
     send(res, r.status, text);
   }
@@ -120,7 +143,7 @@ export async function startRefreshStack({ blocks, atTtl, httpExtra = '', provide
     redirectUris: Object.keys(blocks).map((b) => `${origin}/${b}/oidc_callback`),
   });
   const echo = await startEcho();
-  const conf = Object.entries(blocks).map(([b, before]) => `
+  const conf = Object.entries(blocks).map(([b, v]) => [b, ...[v].flat()]).map(([b, before, own = '']) => `
     oidc_provider ${b} {
         issuer ${op.issuer};
         config_url ${proxyOrigin}/${b}/.well-known/openid-configuration;
@@ -130,6 +153,7 @@ export async function startRefreshStack({ blocks, atTtl, httpExtra = '', provide
         cookie_name ${b.toUpperCase()};
         refresh_before ${before};
         allow_insecure_http on;
+        ${own}
         ${providerExtra}
     }`).join('\n');
   const locations = Object.keys(blocks).map((b) => `
@@ -153,7 +177,19 @@ export async function startRefreshStack({ blocks, atTtl, httpExtra = '', provide
   });
 
   const s = {
-    op, ng, echo, origin, modes, proxied, refreshTokens,
+    op, ng, echo, origin, modes, proxied, refreshTokens, revoked,
+    // holds the answer to block NAME's next renewal: {reached, release()}
+    hold(name) {
+      let release, reached;
+      const h = {
+        released: new Promise((r) => { release = r; }),
+        reached: null,
+      };
+      const got = new Promise((r) => { reached = r; });
+      h.reached = reached;
+      holds[name] = h;
+      return { reached: got, release };
+    },
     refreshGrants: () => op.events('grant.success')
       .filter((e) => e.grant_type === 'refresh_token' && e.client === 'gateway').length,
     refreshErrors: () => op.events('grant.error').filter((e) => e.grant_type === 'refresh_token'),
@@ -189,4 +225,32 @@ export async function startRefreshStack({ blocks, atTtl, httpExtra = '', provide
       .filter((l) => l.includes(' oidc: ') && !l.includes('[debug]')).join('\n'),
   };
   return s;
+}
+
+// block NAME (with logout_uri /NAME/logout) logged out while a request
+// renews its session: the renewal does not bring it back, and the refresh
+// token of its answer is revoked (so is the old one, by the logout)
+export async function logoutDuringRenewal(s, name, user) {
+  const cookie = await s.login(name, user);
+  const r0 = s.revoked.length;
+  const held = s.hold(name);
+  const pending = s.get(name, cookie);              // due: renewed, its answer held
+  await held.reached;
+  const issued = [...s.refreshTokens].at(-1);       // in the held answer
+  const mark = s.ng.mark();
+  const out = await http(`${s.origin}/${name}/logout`, {
+    headers: { Cookie: cookie, 'Sec-Fetch-Site': 'same-origin', Accept: HTML },
+  });
+  assert.equal(out.status, 302, 'logged out');
+  held.release();
+  const r = await pending;
+  assert.equal(r.status, 401, 'the renewal does not bring the session back');
+  assert.equal((await s.get(name, cookie)).status, 401);
+  // found gone when the request resumes (the zone), or when the renewal is
+  // stored (Redis, whose read came before the logout): said either way
+  assert.match(s.oidcLog(mark), /session ended during (its|the) renewal/);
+  for (let i = 0; i < 100 && !s.revoked.includes(issued); i++) await sleep(50);
+  assert.ok(s.revoked.includes(issued), 'the refresh token of the held answer was revoked');
+  assert.equal(s.revoked.length - r0, 2);
+  assert.doesNotMatch(s.ng.errorLog(mark), /revocation failed/);
 }
