@@ -414,9 +414,9 @@ void ngx_http_oidc_redis_exit_process(ngx_cycle_t *cycle,
 ngx_int_t ngx_http_oidc_redis_send(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
     ngx_str_t *key, ngx_str_t *value, time_t expires,
     ngx_http_oidc_redis_done_pt handler, void *data, void **cmd);
-/* the provider "name"'s set of live sessions; only COUNT has a handler */
+/* the provider's set of live sessions; only COUNT has a handler */
 ngx_int_t ngx_http_oidc_redis_live(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
-    ngx_str_t *name, ngx_str_t *key, time_t expires,
+    ngx_http_oidc_provider_t *p, ngx_str_t *key, time_t expires,
     ngx_http_oidc_redis_done_pt handler, void *data, void **cmd);
 void ngx_http_oidc_redis_detach(void *cmd);
 time_t ngx_http_oidc_redis_cache_time(ngx_http_oidc_redis_t *rd);

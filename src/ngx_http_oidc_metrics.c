@@ -654,7 +654,7 @@ ngx_http_oidc_status_handler(ngx_http_request_t *r, ngx_uint_t prometheus)
 
         rc = ngx_http_oidc_redis_live(pp[i]->redis,
                                       NGX_HTTP_OIDC_REDIS_LIVE_COUNT,
-                                      &pp[i]->name, NULL, 0,
+                                      pp[i], NULL, 0,
                                       ngx_http_oidc_status_counted, &live[i],
                                       &live[i].cmd);
         if (rc == NGX_OK) {

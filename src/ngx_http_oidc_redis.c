@@ -659,43 +659,35 @@ ngx_http_oidc_redis_send(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
  * The provider's live sessions in Redis: the sorted set "sessions:NAME"
  * of their keys, each scored with its expiry (s).  An entry goes with
  * its session; one whose session expired is past its score, not
- * counted, and trimmed at the next login.
+ * counted, and trimmed at the next login.  The set itself lives as long
+ * as a session written now could, so it outlives every entry.
  */
 
 ngx_int_t
 ngx_http_oidc_redis_live(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
-    ngx_str_t *name, ngx_str_t *key, time_t expires,
+    ngx_http_oidc_provider_t *p, ngx_str_t *key, time_t expires,
     ngx_http_oidc_redis_done_pt handler, void *data, void **out)
 {
-    ngx_int_t  rc;
+    ngx_int_t   rc;
+    long long   ms;
+    ngx_str_t  *name;
+
+    name = &p->name;
 
     switch (op) {
 
     case NGX_HTTP_OIDC_REDIS_LIVE_ADD:
         rc = ngx_http_oidc_redis_command(rd, op, NULL, NULL, NULL,
-                                         "ZADD %bsessions:%b %lld %b",
+                                         "ZREMRANGEBYSCORE %bsessions:%b "
+                                         "-inf %lld",
                                          rd->prefix.data, rd->prefix.len,
                                          name->data, name->len,
-                                         (long long) expires,
-                                         key->data, key->len);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        return ngx_http_oidc_redis_command(rd, op, NULL, NULL, NULL,
-                                           "ZREMRANGEBYSCORE %bsessions:%b "
-                                           "-inf %lld",
-                                           rd->prefix.data, rd->prefix.len,
-                                           name->data, name->len,
-                                           (long long) ngx_time());
+                                         (long long) ngx_time());
+        break;
 
     case NGX_HTTP_OIDC_REDIS_LIVE_UPDATE:
-        return ngx_http_oidc_redis_command(rd, op, NULL, NULL, NULL,
-                                           "ZADD %bsessions:%b XX %lld %b",
-                                           rd->prefix.data, rd->prefix.len,
-                                           name->data, name->len,
-                                           (long long) expires,
-                                           key->data, key->len);
+        rc = NGX_OK;
+        break;
 
     case NGX_HTTP_OIDC_REDIS_LIVE_REMOVE:
         return ngx_http_oidc_redis_command(rd, op, NULL, NULL, NULL,
@@ -711,6 +703,31 @@ ngx_http_oidc_redis_live(ngx_http_oidc_redis_t *rd, ngx_uint_t op,
                                            name->data, name->len,
                                            (long long) ngx_time());
     }
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* an update (XX) never brings back an entry a delete took */
+    rc = ngx_http_oidc_redis_command(rd, op, NULL, NULL, NULL,
+                                     (op == NGX_HTTP_OIDC_REDIS_LIVE_ADD)
+                                     ? "ZADD %bsessions:%b %lld %b"
+                                     : "ZADD %bsessions:%b XX %lld %b",
+                                     rd->prefix.data, rd->prefix.len,
+                                     name->data, name->len,
+                                     (long long) expires,
+                                     key->data, key->len);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ms = (long long) ngx_max(p->session_timeout, p->session_idle_timeout)
+         * 1000;
+
+    return ngx_http_oidc_redis_command(rd, op, NULL, NULL, NULL,
+                                       "PEXPIRE %bsessions:%b %lld",
+                                       rd->prefix.data, rd->prefix.len,
+                                       name->data, name->len, ms);
 }
 
 

@@ -442,8 +442,8 @@ ngx_http_oidc_store_live(ngx_http_request_t *r, ngx_http_oidc_redis_t *rd,
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_oidc_module);
 
-    (void) ngx_http_oidc_redis_live(rd, live, &olcf->provider->name, key,
-                                    expires, NULL, NULL, NULL);
+    (void) ngx_http_oidc_redis_live(rd, live, olcf->provider, key, expires,
+                                    NULL, NULL, NULL);
 }
 
 

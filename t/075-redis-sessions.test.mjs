@@ -219,6 +219,10 @@ test('a login on one gateway is a session on the other; the record is in Redis w
     assert.ok(Math.abs(at - Date.now() / 1000 - ttl) < 3, `scored with its expiry (${at})`);
   }
   assert.ok(!members.some((x) => x.includes(s.cookie)), 'no session id in the set');
+  // the set outlives its entries, and goes when no session is left
+  const setTtl = Number((await redis.cli('PTTL', 'gw:sessions:op')).stdout);
+  assert.ok(setTtl > Math.max(...scored.values()) * 1000 - Date.now() - 3000 && setTtl <= 8 * 3600 * 1000,
+    `the set expires (${setTtl} ms)`);
   // the pending login was taken (GETDEL): none is left behind
   assert.equal((await redis.cli('--scan', '--pattern', 'gw:l:*')).stdout.trim(), '');
   // the id never appears in a key (keys hold its hash)
