@@ -75,6 +75,11 @@ ngx_http_oidc_session_load(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
             ngx_http_oidc_metric_inc(p, NGX_HTTP_OIDC_M_SESSION_CACHE_MISS);
         }
 
+        /* ended (a logout) while this request renewed it: the new tokens go */
+        if (rc == NGX_DECLINED) {
+            ngx_http_oidc_refresh_abandon(r, p);
+        }
+
         if (rc != NGX_OK) {
             return rc;
         }
@@ -109,9 +114,6 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
 
         /* evicted from Redis: its entry among the live ones goes too */
         ngx_http_oidc_store_delete(r, key);
-
-        /* ended while this request renewed it: the new tokens go */
-        ngx_http_oidc_refresh_abandon(r, p);
         return NGX_DECLINED;
     }
 
