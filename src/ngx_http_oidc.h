@@ -189,6 +189,7 @@ typedef struct {
     void                         *smart;            /* smart.c: request */
     void                         *body;             /* web.c: body read */
     void                         *store;            /* store.c: its memo */
+    void                         *record;           /* session.c: decoded */
 } ngx_http_oidc_ctx_t;
 
 

@@ -14,9 +14,23 @@
 #include "ngx_oidc_tokens.h"
 
 
+/* a decoded record kept across a wait, see ngx_http_oidc_session_keep() */
+typedef struct {
+    u_char              *of;                /* the store's value */
+    size_t               len;
+    ngx_oidc_session_t   session;
+    unsigned             full:1;
+} ngx_http_oidc_session_kept_t;
+
+
 static ngx_int_t ngx_http_oidc_session_read(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_str_t *key, ngx_uint_t generation,
     json_t **live);
+static ngx_int_t ngx_http_oidc_session_keep(ngx_http_request_t *r,
+    ngx_str_t *value, ngx_oidc_session_t *s);
+static ngx_uint_t ngx_http_oidc_session_kept(ngx_http_request_t *r,
+    ngx_str_t *value, ngx_oidc_session_t *s);
+static void ngx_http_oidc_session_kept_cleanup(void *data);
 static ngx_int_t ngx_http_oidc_session_use(ngx_http_request_t *r,
     ngx_http_oidc_provider_t *p, ngx_str_t *key, json_t *live,
     ngx_http_oidc_ctx_t *ctx);
@@ -122,18 +136,25 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
         return rc;
     }
 
-    rc = ngx_oidc_session_decode(value.data, value.len, &s, &err);
+    if (!ngx_http_oidc_session_kept(r, &value, &s)) {
+        rc = ngx_oidc_session_decode(value.data, value.len, &s, &err);
 
-    if (rc != NGX_OIDC_OK) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "oidc: unreadable session record: %s", err.reason);
-        ngx_http_oidc_store_delete(r, key);
-        ngx_http_oidc_store_changed(r);
-        return (rc == NGX_OIDC_ERROR) ? NGX_ERROR : NGX_DECLINED;
+        if (rc != NGX_OIDC_OK) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "oidc: unreadable session record: %s", err.reason);
+            ngx_http_oidc_store_delete(r, key);
+            ngx_http_oidc_store_changed(r);
+            return (rc == NGX_OIDC_ERROR) ? NGX_ERROR : NGX_DECLINED;
+        }
     }
 
     /* ended by a logout at the provider (back- or front-channel) */
     rc = ngx_http_oidc_logout_ended(r, p, &s);
+
+    if (rc == NGX_AGAIN) {
+        /* Redis: the same record comes back with the markers' answer */
+        return ngx_http_oidc_session_keep(r, &value, &s);
+    }
 
     if (rc != NGX_DECLINED) {
         ngx_oidc_session_free(&s);
@@ -207,6 +228,93 @@ ngx_http_oidc_session_read(ngx_http_request_t *r, ngx_http_oidc_provider_t *p,
                                    generation, r->connection->log);
 
     return NGX_OK;
+}
+
+
+/*
+ * With Redis the record is read, then its logout markers, and the
+ * phases run again after each answer: the record decoded before the
+ * markers' wait is kept for when the same bytes come back, rather than
+ * decoded twice.
+ */
+
+static ngx_int_t
+ngx_http_oidc_session_keep(ngx_http_request_t *r, ngx_str_t *value,
+    ngx_oidc_session_t *s)
+{
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_oidc_ctx_t           *ctx;
+    ngx_http_oidc_session_kept_t  *k;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oidc_module);
+    k = ctx->record;
+
+    if (k == NULL) {
+        cln = ngx_pool_cleanup_add(r->pool,
+                                   sizeof(ngx_http_oidc_session_kept_t));
+        if (cln == NULL) {
+            ngx_oidc_session_free(s);
+            return NGX_ERROR;
+        }
+
+        k = cln->data;
+        k->full = 0;
+
+        cln->handler = ngx_http_oidc_session_kept_cleanup;
+        ctx->record = k;
+    }
+
+    if (k->full) {
+        ngx_oidc_session_free(&k->session);
+    }
+
+    k->of = value->data;
+    k->len = value->len;
+    k->session = *s;
+    k->full = 1;
+
+    return NGX_AGAIN;
+}
+
+
+/* the record kept for these very bytes: *s takes it over */
+
+static ngx_uint_t
+ngx_http_oidc_session_kept(ngx_http_request_t *r, ngx_str_t *value,
+    ngx_oidc_session_t *s)
+{
+    ngx_http_oidc_ctx_t           *ctx;
+    ngx_http_oidc_session_kept_t  *k;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_oidc_module);
+    k = ctx->record;
+
+    if (k == NULL || !k->full) {
+        return 0;
+    }
+
+    k->full = 0;
+
+    if (k->of != value->data || k->len != value->len) {
+        ngx_oidc_session_free(&k->session);
+        return 0;
+    }
+
+    *s = k->session;
+
+    return 1;
+}
+
+
+static void
+ngx_http_oidc_session_kept_cleanup(void *data)
+{
+    ngx_http_oidc_session_kept_t *k = data;
+
+    if (k->full) {
+        ngx_oidc_session_free(&k->session);
+        k->full = 0;
+    }
 }
 
 
