@@ -196,17 +196,24 @@ typedef struct {
 extern ngx_module_t  ngx_http_oidc_module;
 
 
-/* ngx_http_oidc_conf.c: the "oidc_provider" block */
+/*
+ * ngx_http_oidc_conf.c: the "oidc_provider" block (its endpoints:
+ * ngx_http_oidc_conf_endpoints.c; files: ngx_http_oidc_conf_files.c)
+ */
 char *ngx_http_oidc_provider_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_http_oidc_provider_t *ngx_http_oidc_provider_find(
     ngx_http_oidc_main_conf_t *omcf, ngx_str_t *name);
-/* a whole file of at most "max" bytes into cf->temp_pool; logs failures */
+/*
+ * ngx_http_oidc_conf_files.c: a whole file of at most "max" bytes into
+ * cf->temp_pool; logs failures
+ */
 ngx_int_t ngx_http_oidc_conf_read_file(ngx_conf_t *cf, ngx_str_t *name,
     size_t max, const char *directive, ngx_str_t *out);
 
 /*
- * What a location asks of its provider ("auth_oidc": keys, and the token
+ * ngx_http_oidc_conf_endpoints.c:
+ * what a location asks of its provider ("auth_oidc": keys, and the token
  * endpoint when a browser login is configured; a client token: the token
  * endpoint), checked when nothing is discovered: NGX_OK, or NGX_ERROR
  * logged with the missing endpoint, "directive" and its file:line.

@@ -8,40 +8,30 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_oidc.h"
+#include "ngx_http_oidc_conf.h"
 #include "ngx_http_oidc_logout.h"
 #include "ngx_http_oidc_http.h"
 #include "ngx_http_oidc_client_auth.h"
 
 
-#define NGX_HTTP_OIDC_SECRET_FILE_MAX    4096
-#define NGX_HTTP_OIDC_JWKS_FILE_MAX      (1024 * 1024)
+/*
+ * The "oidc_provider" block: its parsing, its own directives, defaults,
+ * the cross-checks at the "}" and the provider's shared memory zone.
+ * Where the provider is (issuer, endpoints) and introspection are in
+ * ngx_http_oidc_conf_endpoints.c; what is read from files (secrets,
+ * static keys) in ngx_http_oidc_conf_files.c.
+ */
+
+
 #define NGX_HTTP_OIDC_RESPONSE_MAX       (16 * 1024 * 1024)
 #define NGX_HTTP_OIDC_ZONE_SLACK         (64 * 1024)
-/* the ngx_str_t members of ngx_http_oidc_endpoints_t */
-#define NGX_HTTP_OIDC_ENDPOINTS                                               \
-    (offsetof(ngx_http_oidc_endpoints_t, metadata) / sizeof(ngx_str_t))
-
-
-/* one block at configuration time; the provider comes first (offsets) */
-typedef struct {
-    ngx_http_oidc_provider_t      provider;
-    ngx_str_t                     client_secret_file;
-    ngx_str_t                     hmac_secret_file;
-    ngx_str_t                     introspection_client_secret_file;
-    size_t                        zone_size;
-    ngx_uint_t                    issuer_line;
-    ngx_uint_t                    config_url_line;
-    ngx_uint_t                    endpoint_line[NGX_HTTP_OIDC_ENDPOINTS];
-    unsigned                      audience_off:1;
-    unsigned                      static_keys:1;
-} ngx_http_oidc_provider_conf_t;
 
 
 static ngx_http_oidc_provider_conf_t *ngx_http_oidc_provider_create(
     ngx_conf_t *cf, ngx_str_t *name);
 static char *ngx_http_oidc_provider_directive(ngx_conf_t *cf,
     ngx_command_t *dummy, void *conf);
+static ngx_command_t *ngx_http_oidc_provider_command(ngx_str_t *name);
 static ngx_int_t ngx_http_oidc_conf_nargs(ngx_conf_t *cf, ngx_command_t *cmd);
 static ngx_int_t ngx_http_oidc_conf_cookie(ngx_conf_t *cf,
     ngx_http_oidc_provider_t *p);
@@ -52,30 +42,13 @@ static ngx_int_t ngx_http_oidc_conf_limits(ngx_conf_t *cf,
     ngx_http_oidc_provider_conf_t *pc);
 static ngx_int_t ngx_http_oidc_conf_uris(ngx_conf_t *cf,
     ngx_http_oidc_provider_t *p);
-static ngx_int_t ngx_http_oidc_conf_urls(ngx_conf_t *cf,
-    ngx_http_oidc_provider_conf_t *pc);
-static ngx_int_t ngx_http_oidc_conf_url(ngx_conf_t *cf,
-    ngx_http_oidc_provider_conf_t *pc, ngx_str_t *url, ngx_uint_t line,
-    const char *directive);
 static ngx_int_t ngx_http_oidc_conf_audiences(ngx_conf_t *cf,
     ngx_http_oidc_provider_conf_t *pc);
 static ngx_int_t ngx_http_oidc_conf_algorithms(ngx_conf_t *cf,
     ngx_http_oidc_provider_conf_t *pc);
-static ngx_int_t ngx_http_oidc_conf_client_secret(ngx_conf_t *cf,
-    ngx_http_oidc_provider_t *p, ngx_str_t *file, const char *directive,
-    ngx_str_t *secret);
-static ngx_int_t ngx_http_oidc_conf_introspection(ngx_conf_t *cf,
-    ngx_http_oidc_provider_conf_t *pc);
-static ngx_int_t ngx_http_oidc_conf_keys(ngx_conf_t *cf,
-    ngx_http_oidc_provider_conf_t *pc);
-static ngx_int_t ngx_http_oidc_conf_hmac(ngx_conf_t *cf,
-    ngx_http_oidc_provider_conf_t *pc);
 static ngx_int_t ngx_http_oidc_conf_zone(ngx_conf_t *cf,
     ngx_http_oidc_provider_conf_t *pc);
-static void ngx_http_oidc_conf_jwks_cleanup(void *data);
 
-static char *ngx_http_oidc_conf_set_url(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 static char *ngx_http_oidc_conf_set_scope(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_oidc_conf_set_audience(ngx_conf_t *cf,
@@ -84,12 +57,6 @@ static char *ngx_http_oidc_conf_set_algorithms(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_oidc_conf_set_sec_off(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_oidc_conf_set_cache_time(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static char *ngx_http_oidc_conf_set_endpoint(ngx_conf_t *cf,
-    ngx_command_t *cmd, void *conf);
-static ngx_int_t ngx_http_oidc_conf_endpoints(ngx_conf_t *cf,
-    ngx_http_oidc_provider_conf_t *pc);
 
 
 static ngx_conf_enum_t  ngx_http_oidc_token_formats[] = {
@@ -99,26 +66,13 @@ static ngx_conf_enum_t  ngx_http_oidc_token_formats[] = {
 };
 
 
-#define ngx_http_oidc_provider_offset(field)                                  \
-    offsetof(ngx_http_oidc_provider_t, field)
-
-#define ngx_http_oidc_conf_offset(field)                                      \
-    offsetof(ngx_http_oidc_provider_conf_t, field)
-
-#define ngx_http_oidc_endpoint_offset(field)                                  \
-    offsetof(ngx_http_oidc_endpoints_t, field)
-
-
-/* the directives of an "oidc_provider" block, dispatched by hand */
+/*
+ * The directives of an "oidc_provider" block, dispatched by hand; those
+ * of its endpoints and introspection: ngx_http_oidc_endpoint_commands
+ */
 static ngx_command_t  ngx_http_oidc_provider_commands[] = {
 
     /* NGINX Plus ngx_http_oidc_module */
-
-    { ngx_string("issuer"), NGX_CONF_TAKE1, ngx_http_oidc_conf_set_url,
-      0, ngx_http_oidc_provider_offset(issuer), NULL },
-
-    { ngx_string("config_url"), NGX_CONF_TAKE1, ngx_http_oidc_conf_set_url,
-      0, ngx_http_oidc_provider_offset(config_url), NULL },
 
     { ngx_string("client_id"), NGX_CONF_TAKE1, ngx_conf_set_str_slot,
       0, ngx_http_oidc_provider_offset(client_id), NULL },
@@ -194,30 +148,6 @@ static ngx_command_t  ngx_http_oidc_provider_commands[] = {
       ngx_http_oidc_client_auth_set_key,
       0, ngx_http_oidc_provider_offset(client_auth), NULL },
 
-    { ngx_string("introspection_client_id"), NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
-      0, ngx_http_oidc_provider_offset(introspection_client_id), NULL },
-
-    { ngx_string("introspection_client_secret"), NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
-      0, ngx_http_oidc_provider_offset(introspection_client_secret), NULL },
-
-    { ngx_string("introspection_client_secret_file"), NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
-      0, ngx_http_oidc_conf_offset(introspection_client_secret_file), NULL },
-
-    { ngx_string("introspection_auth"), NGX_CONF_TAKE1,
-      ngx_http_oidc_client_auth_set_method,
-      0, ngx_http_oidc_provider_offset(introspection_auth), NULL },
-
-    { ngx_string("introspection_private_key_file"), NGX_CONF_TAKE123,
-      ngx_http_oidc_client_auth_set_key,
-      0, ngx_http_oidc_provider_offset(introspection_auth), NULL },
-
-    { ngx_string("introspection_cache_time"), NGX_CONF_TAKE12,
-      ngx_http_oidc_conf_set_cache_time,
-      0, 0, NULL },
-
     { ngx_string("audience"), NGX_CONF_TAKE1, ngx_http_oidc_conf_set_audience,
       0, 0, NULL },
 
@@ -273,39 +203,6 @@ static ngx_command_t  ngx_http_oidc_provider_commands[] = {
     { ngx_string("zone_size"), NGX_CONF_TAKE1, ngx_conf_set_size_slot,
       0, ngx_http_oidc_conf_offset(zone_size), NULL },
 
-    /* providers without (complete) discovery: configured endpoints win */
-
-    { ngx_string("discovery"), NGX_CONF_FLAG, ngx_conf_set_flag_slot,
-      0, ngx_http_oidc_provider_offset(discovery), NULL },
-
-    { ngx_string("authorization_endpoint"), NGX_CONF_TAKE1,
-      ngx_http_oidc_conf_set_endpoint,
-      0, ngx_http_oidc_endpoint_offset(authorization_endpoint), NULL },
-
-    { ngx_string("token_endpoint"), NGX_CONF_TAKE1,
-      ngx_http_oidc_conf_set_endpoint,
-      0, ngx_http_oidc_endpoint_offset(token_endpoint), NULL },
-
-    { ngx_string("userinfo_endpoint"), NGX_CONF_TAKE1,
-      ngx_http_oidc_conf_set_endpoint,
-      0, ngx_http_oidc_endpoint_offset(userinfo_endpoint), NULL },
-
-    { ngx_string("jwks_uri"), NGX_CONF_TAKE1,
-      ngx_http_oidc_conf_set_endpoint,
-      0, ngx_http_oidc_endpoint_offset(jwks_uri), NULL },
-
-    { ngx_string("revocation_endpoint"), NGX_CONF_TAKE1,
-      ngx_http_oidc_conf_set_endpoint,
-      0, ngx_http_oidc_endpoint_offset(revocation_endpoint), NULL },
-
-    { ngx_string("end_session_endpoint"), NGX_CONF_TAKE1,
-      ngx_http_oidc_conf_set_endpoint,
-      0, ngx_http_oidc_endpoint_offset(end_session_endpoint), NULL },
-
-    { ngx_string("introspection_endpoint"), NGX_CONF_TAKE1,
-      ngx_http_oidc_conf_set_endpoint,
-      0, ngx_http_oidc_endpoint_offset(introspection_endpoint), NULL },
-
     /* token requests */
 
     { ngx_string("token_request_format"), NGX_CONF_TAKE1,
@@ -322,6 +219,14 @@ static ngx_command_t  ngx_http_oidc_provider_commands[] = {
       0, ngx_http_oidc_provider_offset(client_auth), NULL },
 
       ngx_null_command
+};
+
+
+/* the block's own directives, then where its provider is (endpoints.c) */
+static ngx_command_t  *ngx_http_oidc_provider_tables[] = {
+    ngx_http_oidc_provider_commands,
+    ngx_http_oidc_endpoint_commands,
+    NULL
 };
 
 
@@ -497,36 +402,51 @@ ngx_http_oidc_provider_directive(ngx_conf_t *cf, ngx_command_t *dummy,
 
     name = cf->args->elts;
 
-    for (cmd = ngx_http_oidc_provider_commands; cmd->name.len; cmd++) {
+    cmd = ngx_http_oidc_provider_command(name);
 
-        if (name->len != cmd->name.len
-            || ngx_strcmp(name->data, cmd->name.data) != 0)
-        {
-            continue;
-        }
-
-        if (ngx_http_oidc_conf_nargs(cf, cmd) != NGX_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid number of arguments in \"%V\" "
-                               "directive", name);
-            return NGX_CONF_ERROR;
-        }
-
-        rv = cmd->set(cf, cmd, conf);
-
-        if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR) {
-            return rv;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive %s",
-                           name, rv);
+    if (cmd == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown directive \"%V\" in \"oidc_provider\"",
+                           name);
         return NGX_CONF_ERROR;
     }
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "unknown directive \"%V\" in \"oidc_provider\"", name);
+    if (ngx_http_oidc_conf_nargs(cf, cmd) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of arguments in \"%V\" "
+                           "directive", name);
+        return NGX_CONF_ERROR;
+    }
+
+    rv = cmd->set(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK || rv == NGX_CONF_ERROR) {
+        return rv;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive %s",
+                       name, rv);
 
     return NGX_CONF_ERROR;
+}
+
+
+static ngx_command_t *
+ngx_http_oidc_provider_command(ngx_str_t *name)
+{
+    ngx_command_t  **table, *cmd;
+
+    for (table = ngx_http_oidc_provider_tables; *table; table++) {
+        for (cmd = *table; cmd->name.len; cmd++) {
+            if (name->len == cmd->name.len
+                && ngx_strcmp(name->data, cmd->name.data) == 0)
+            {
+                return cmd;
+            }
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -791,99 +711,6 @@ ngx_http_oidc_conf_uris(ngx_conf_t *cf, ngx_http_oidc_provider_t *p)
 
 
 static ngx_int_t
-ngx_http_oidc_conf_urls(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
-{
-    size_t                     len;
-    ngx_http_oidc_provider_t  *p;
-
-    p = &pc->provider;
-
-    /* even with static keys: "iss" is always checked */
-    if (p->issuer.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "oidc_provider \"%V\": \"issuer\" is required",
-                           &p->name);
-        return NGX_ERROR;
-    }
-
-    if (pc->static_keys) {
-        if (p->config_url.len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "oidc_provider \"%V\": \"config_url\" cannot "
-                               "be used with \"jwks_file\" or "
-                               "\"hmac_secret_file\"", &p->name);
-            return NGX_ERROR;
-        }
-
-        /* nothing is fetched: the issuer is only compared with "iss" */
-        return NGX_OK;
-    }
-
-    if (ngx_http_oidc_conf_url(cf, pc, &p->issuer, pc->issuer_line, "issuer")
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (!p->discovery) {
-        if (p->config_url.len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "oidc_provider \"%V\": \"config_url\" cannot "
-                               "be used with \"discovery off\"", &p->name);
-            return NGX_ERROR;
-        }
-
-        /* the endpoints are all configured: nothing is discovered */
-        return NGX_OK;
-    }
-
-    if (p->config_url.len == 0) {
-        /* OpenID Connect Discovery 1.0, 4: a trailing "/" is removed */
-        len = p->issuer.len;
-
-        if (p->issuer.data[len - 1] == '/') {
-            len--;
-        }
-
-        p->config_url.len = len + sizeof("/.well-known/openid-configuration")
-                            - 1;
-        p->config_url.data = ngx_pnalloc(cf->pool, p->config_url.len);
-        if (p->config_url.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_sprintf(p->config_url.data, "%*s/.well-known/openid-configuration",
-                    len, p->issuer.data);
-
-        return NGX_OK;
-    }
-
-    return ngx_http_oidc_conf_url(cf, pc, &p->config_url,
-                                  pc->config_url_line, "config_url");
-}
-
-
-/* checked and resolved; messages point at the directive's line */
-
-static ngx_int_t
-ngx_http_oidc_conf_url(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc,
-    ngx_str_t *url, ngx_uint_t line, const char *directive)
-{
-    ngx_int_t   rc;
-    ngx_uint_t  saved;
-
-    saved = cf->conf_file->line;
-    cf->conf_file->line = line;
-
-    rc = ngx_http_oidc_http_conf_url(cf, &pc->provider, url, directive);
-
-    cf->conf_file->line = saved;
-
-    return rc;
-}
-
-
-static ngx_int_t
 ngx_http_oidc_conf_audiences(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
 {
     ngx_str_t                 *aud;
@@ -956,300 +783,6 @@ ngx_http_oidc_conf_algorithms(ngx_conf_t *cf,
 }
 
 
-/* a secret read from "file" (client_secret_file and the like) */
-
-static ngx_int_t
-ngx_http_oidc_conf_client_secret(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
-    ngx_str_t *file, const char *directive, ngx_str_t *secret)
-{
-    ngx_str_t  s;
-
-    if (file->len == 0) {
-        return NGX_OK;
-    }
-
-    if (ngx_http_oidc_conf_read_file(cf, file, NGX_HTTP_OIDC_SECRET_FILE_MAX,
-                                     directive, &s)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (s.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "oidc_provider \"%V\": \"%s\" \"%V\" is empty",
-                           &p->name, directive, file);
-        return NGX_ERROR;
-    }
-
-    secret->data = ngx_pnalloc(cf->pool, s.len);
-    if (secret->data == NULL) {
-        ngx_explicit_memzero(s.data, s.len);
-        return NGX_ERROR;
-    }
-
-    secret->len = s.len;
-    ngx_memcpy(secret->data, s.data, s.len);
-
-    ngx_explicit_memzero(s.data, s.len);
-
-    return NGX_OK;
-}
-
-
-/*
- * Introspection: its endpoint when configured, and its credentials,
- * the login client's unless any introspection_* credential is set.
- */
-
-static ngx_int_t
-ngx_http_oidc_conf_introspection(ngx_conf_t *cf,
-    ngx_http_oidc_provider_conf_t *pc)
-{
-    ngx_str_t                     id, secret;
-    ngx_http_oidc_provider_t     *p;
-    ngx_http_oidc_client_auth_t  *ca, *login;
-
-    p = &pc->provider;
-    login = p->client_auth;
-
-    if (ngx_http_oidc_conf_client_secret(cf, p,
-                                         &pc->introspection_client_secret_file,
-                                         "introspection_client_secret_file",
-                                         &p->introspection_client_secret)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (p->introspection_auth == NULL
-        && p->introspection_client_id.len == 0
-        && p->introspection_client_secret.len == 0)
-    {
-        p->introspection_auth = login;
-        return NGX_OK;
-    }
-
-    if (p->introspection_auth == NULL) {
-        p->introspection_auth = ngx_pcalloc(cf->pool,
-                                         sizeof(ngx_http_oidc_client_auth_t));
-        if (p->introspection_auth == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    ca = p->introspection_auth;
-
-    /* another client never borrows the login client's secret or key */
-    if (p->introspection_client_id.len) {
-        id = p->introspection_client_id;
-        ngx_str_null(&secret);
-
-    } else {
-        id = p->client_id;
-        secret = p->client_secret;
-
-        if (ca->key == NULL
-            && (ca->method == 0 || ca->method == NGX_HTTP_OIDC_AUTH_JWT))
-        {
-            ca->key = login->key;
-            ca->alg = login->alg;
-            ca->kid = login->kid;
-        }
-    }
-
-    if (p->introspection_client_secret.len) {
-        secret = p->introspection_client_secret;
-    }
-
-    return ngx_http_oidc_client_auth_setup(cf, p, ca, &id, &secret,
-                                           "introspection_auth");
-}
-
-
-static ngx_int_t
-ngx_http_oidc_conf_keys(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
-{
-    size_t                     skipped;
-    ngx_str_t                  s;
-    ngx_oidc_err_t             err;
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_oidc_provider_t  *p;
-
-    p = &pc->provider;
-
-    if (p->jwks_file.len) {
-        if (ngx_http_oidc_conf_read_file(cf, &p->jwks_file,
-                                         NGX_HTTP_OIDC_JWKS_FILE_MAX,
-                                         "jwks_file", &s)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
-            return NGX_ERROR;
-        }
-
-        skipped = 0;
-        ngx_memzero(&err, sizeof(ngx_oidc_err_t));
-
-        p->static_jwks = ngx_oidc_jwks_parse(s.data, s.len, s.len, &skipped,
-                                             &err);
-        if (p->static_jwks == NULL) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "oidc_provider \"%V\": \"jwks_file\" \"%V\": "
-                               "%s%s%s", &p->name, &p->jwks_file,
-                               err.reason ? err.reason : "unusable",
-                               err.detail[0] ? ", " : "", err.detail);
-            return NGX_ERROR;
-        }
-
-        cln->handler = ngx_http_oidc_conf_jwks_cleanup;
-        cln->data = p->static_jwks;
-
-        if (skipped) {
-            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                               "oidc_provider \"%V\": \"jwks_file\" \"%V\": "
-                               "%uz keys skipped (last: %s%s%s)", &p->name,
-                               &p->jwks_file, skipped,
-                               err.reason ? err.reason : "unusable",
-                               err.detail[0] ? ", " : "", err.detail);
-        }
-    }
-
-    return ngx_http_oidc_conf_hmac(cf, pc);
-}
-
-
-static ngx_int_t
-ngx_http_oidc_conf_hmac(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
-{
-    int                        rc;
-    ngx_str_t                  s;
-    ngx_oidc_err_t             err;
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_oidc_provider_t  *p;
-
-    p = &pc->provider;
-
-    if (pc->hmac_secret_file.len == 0) {
-        return NGX_OK;
-    }
-
-    if (ngx_http_oidc_conf_read_file(cf, &pc->hmac_secret_file,
-                                     NGX_HTTP_OIDC_SECRET_FILE_MAX,
-                                     "hmac_secret_file", &s)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    if (p->static_jwks == NULL) {
-        cln = ngx_pool_cleanup_add(cf->pool, 0);
-        if (cln == NULL) {
-            goto failed;
-        }
-
-        p->static_jwks = ngx_oidc_jwks_create();
-        if (p->static_jwks == NULL) {
-            goto failed;
-        }
-
-        cln->handler = ngx_http_oidc_conf_jwks_cleanup;
-        cln->data = p->static_jwks;
-    }
-
-    ngx_memzero(&err, sizeof(ngx_oidc_err_t));
-
-    rc = ngx_oidc_jwks_add_secret(p->static_jwks, s.data, s.len, NULL, &err);
-
-    ngx_explicit_memzero(s.data, s.len);
-
-    if (rc != NGX_OIDC_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "oidc_provider \"%V\": \"hmac_secret_file\" "
-                           "\"%V\": %s%s%s", &p->name, &pc->hmac_secret_file,
-                           err.reason ? err.reason : "not usable",
-                           err.detail[0] ? ", " : "", err.detail);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-
-failed:
-
-    ngx_explicit_memzero(s.data, s.len);
-
-    return NGX_ERROR;
-}
-
-
-/* a whole small file into cf->temp_pool, trailing CR and LF stripped */
-
-ngx_int_t
-ngx_http_oidc_conf_read_file(ngx_conf_t *cf, ngx_str_t *name, size_t max,
-    const char *directive, ngx_str_t *out)
-{
-    off_t            size;
-    ssize_t          n;
-    ngx_fd_t         fd;
-    ngx_file_info_t  fi;
-
-    if (ngx_conf_full_name(cf->cycle, name, 1) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    fd = ngx_open_file(name->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "\"%s\": " ngx_open_file_n " \"%V\" failed",
-                           directive, name);
-        return NGX_ERROR;
-    }
-
-    size = (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) ? -1 : ngx_file_size(&fi);
-
-    if (size < 0 || size > (off_t) max) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, (size < 0) ? ngx_errno : 0,
-                           "\"%s\": \"%V\" %s", directive, name,
-                           (size < 0) ? ngx_fd_info_n " failed"
-                                      : "is too large");
-        ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    out->data = ngx_pnalloc(cf->temp_pool, (size_t) size + 1);
-    n = out->data ? ngx_read_fd(fd, out->data, (size_t) size) : -1;
-
-    ngx_close_file(fd);
-
-    if (n != (ssize_t) size) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, (n == -1) ? ngx_errno : 0,
-                           "\"%s\": " ngx_read_fd_n " \"%V\" failed",
-                           directive, name);
-
-        if (out->data) {
-            ngx_explicit_memzero(out->data, (size_t) size);
-        }
-
-        return NGX_ERROR;
-    }
-
-    out->len = (size_t) size;
-
-    while (out->len
-           && (out->data[out->len - 1] == LF || out->data[out->len - 1] == CR))
-    {
-        out->len--;
-    }
-
-    return NGX_OK;
-}
-
-
 /*
  * The zone name carries a hash of where the keys come from, so that a
  * reload which changes the issuer never reuses the old provider's keys.
@@ -1294,35 +827,6 @@ ngx_http_oidc_conf_zone(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
 }
 
 
-static void
-ngx_http_oidc_conf_jwks_cleanup(void *data)
-{
-    ngx_oidc_jwks_free(data);
-}
-
-
-static char *
-ngx_http_oidc_conf_set_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_oidc_provider_conf_t *pc = conf;
-
-    char  *rv;
-
-    rv = ngx_conf_set_str_slot(cf, cmd, conf);
-
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    if (cmd->offset == ngx_http_oidc_provider_offset(issuer)) {
-        pc->issuer_line = cf->conf_file->line;
-
-    } else {
-        pc->config_url_line = cf->conf_file->line;
-    }
-
-    return NGX_CONF_OK;
-}
 
 
 static char *
@@ -1489,188 +993,4 @@ ngx_http_oidc_conf_set_sec_off(ngx_conf_t *cf, ngx_command_t *cmd,
     *tp = 0;
 
     return NGX_CONF_OK;
-}
-
-
-/* introspection_cache_time TIME [negative=TIME]; */
-
-static char *
-ngx_http_oidc_conf_set_cache_time(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_oidc_provider_conf_t *pc = conf;
-
-    time_t      t;
-    ngx_str_t  *value, s;
-
-    if (pc->provider.introspection_cache_time != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    t = ngx_parse_time(&value[1], 1);
-    if (t == (time_t) NGX_ERROR) {
-        return "has an invalid time";
-    }
-
-    pc->provider.introspection_cache_time = t;
-
-    if (cf->args->nelts == 2) {
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strncmp(value[2].data, "negative=", 9) != 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"introspection_cache_time\": invalid parameter "
-                           "\"%V\"", &value[2]);
-        return NGX_CONF_ERROR;
-    }
-
-    s.data = value[2].data + 9;
-    s.len = value[2].len - 9;
-
-    t = ngx_parse_time(&s, 1);
-    if (t == (time_t) NGX_ERROR) {
-        return "has an invalid \"negative\" time";
-    }
-
-    pc->provider.introspection_negative_time = t;
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_oidc_conf_set_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
-{
-    ngx_http_oidc_provider_conf_t *pc = conf;
-
-    ngx_str_t  *value, *ep;
-
-    ep = (ngx_str_t *) ((u_char *) pc->provider.endpoints + cmd->offset);
-
-    if (ep->data) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (value[1].len == 0) {
-        return "is empty";
-    }
-
-    *ep = value[1];
-    pc->endpoint_line[cmd->offset / sizeof(ngx_str_t)] = cf->conf_file->line;
-
-    return NGX_CONF_OK;
-}
-
-
-/* each configured endpoint checked and its host resolved, as the issuer */
-
-static ngx_int_t
-ngx_http_oidc_conf_endpoints(ngx_conf_t *cf, ngx_http_oidc_provider_conf_t *pc)
-{
-    ngx_str_t      *ep;
-    ngx_command_t  *cmd;
-
-    for (cmd = ngx_http_oidc_provider_commands; cmd->name.len; cmd++) {
-
-        if (cmd->set != ngx_http_oidc_conf_set_endpoint) {
-            continue;
-        }
-
-        ep = (ngx_str_t *) ((u_char *) pc->provider.endpoints + cmd->offset);
-
-        if (ep->len == 0) {
-            continue;
-        }
-
-        if (ngx_http_oidc_conf_url(cf, pc, ep,
-                                   pc->endpoint_line[cmd->offset
-                                                     / sizeof(ngx_str_t)],
-                                   (char *) cmd->name.data)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * What a location asks of a provider whose endpoints are all configured
- * ("discovery off", or static keys): nginx -t names the endpoint missing.
- */
-
-ngx_int_t
-ngx_http_oidc_provider_check(ngx_conf_t *cf, ngx_http_oidc_provider_t *p,
-    ngx_uint_t need, const char *directive, u_char *file, ngx_uint_t line)
-{
-    const char                 *missing, *what;
-    ngx_http_oidc_endpoints_t  *ep;
-
-    if (p->discovery && p->static_jwks == NULL) {
-        /* whatever is not configured may come from discovery */
-        return NGX_OK;
-    }
-
-    ep = p->endpoints;
-    missing = NULL;
-    what = NULL;
-
-    if (need & NGX_HTTP_OIDC_NEED_AUTH) {
-
-        if (p->static_jwks == NULL && ep->jwks_uri.len == 0) {
-            missing = "jwks_uri";
-            what = "Bearer JWT and ID token validation (or static keys: "
-                   "\"jwks_file\", \"hmac_secret_file\")";
-
-        } else if (ep->authorization_endpoint.len
-                   && ep->token_endpoint.len == 0)
-        {
-            missing = "token_endpoint";
-            what = "browser login (\"authorization_endpoint\" is set)";
-
-        } else if (ep->authorization_endpoint.len && p->userinfo
-                   && ep->userinfo_endpoint.len == 0)
-        {
-            missing = "userinfo_endpoint";
-            what = "\"userinfo on\"";
-
-        } else if (ep->authorization_endpoint.len && p->logout_uri.len
-                   && ep->end_session_endpoint.len == 0)
-        {
-            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                          "oidc_provider \"%V\" has no "
-                          "\"end_session_endpoint\": \"logout_uri\" ends "
-                          "only the local session (no RP-initiated logout) "
-                          "for \"%s\" in %s:%ui", &p->name, directive,
-                          file, line);
-        }
-    }
-
-    if (missing == NULL && (need & NGX_HTTP_OIDC_NEED_TOKEN)
-        && ep->token_endpoint.len == 0)
-    {
-        missing = "token_endpoint";
-        what = "the client credentials grant";
-    }
-
-    if (missing == NULL) {
-        return NGX_OK;
-    }
-
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "oidc_provider \"%V\" has no \"%s\" (%s), which %s needs "
-                  "for \"%s\" in %s:%ui", &p->name, missing,
-                  p->static_jwks ? "static keys, nothing is discovered"
-                                 : "\"discovery off\"",
-                  what, directive, file, line);
-
-    return NGX_ERROR;
 }

@@ -16,7 +16,7 @@ function directives() {
   const names = new Set();
   for (const f of SOURCES) {
     const text = fs.readFileSync(path.join(REPO, f), 'utf8');
-    const re = /static ngx_command_t\s+\w+\[\]\s*=\s*\{([\s\S]*?)ngx_null_command/g;
+    const re = /^(?:static\s+)?ngx_command_t\s+\w+\[\]\s*=\s*\{([\s\S]*?)ngx_null_command/gm;
     for (const m of text.matchAll(re)) {
       for (const d of m[1].matchAll(/\{\s*ngx_string\("([a-z0-9_]+)"\)/g)) names.add(d[1]);
     }
