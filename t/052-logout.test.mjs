@@ -79,15 +79,6 @@ before(async () => {
 after(async () => { await B?.close(); await stopAll(); });
 
 const hdr = (q, name) => headerValues(q.headers, name)[0];
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what, fn) {
-  for (let i = 0; i < 400; i++) {
-    if (await fn()) return;
-    await sleep(25);
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 // A new gateway session for `user` in the shared browser (every cookie
 // cleared first: a full login at the provider). Returns {cookie, sid}.
@@ -394,10 +385,13 @@ test('logout at the gateway: session, cookie, provider session and refresh token
     // oidc-provider asks "sign out?"; yes: back on post_logout_uri
     await b.page.waitForSelector('button[name=logout][value=yes]');
     await Promise.all([b.page.waitForURL(`${origin}/logged-out**`), b.page.click('button[name=logout][value=yes]')]);
+    // the provider's event line may lag its answer: waited for, then counted
+    assert.ok(await op.waitEvent('end_session.success', () => true, { skip: ended }), 'the provider ended its session');
     assert.equal(op.events('end_session.success').length, ended + 1);
 
-    await until('the refresh token revocation', () => op.events('revocation.success').length > revoked);
-    const rev = op.events('revocation.success').at(-1);
+    const rev = await op.waitEvent('revocation.success', () => true, { skip: revoked, timeout: 10000 });
+    assert.ok(rev, 'the refresh token revocation');
+    assert.equal(op.events('revocation.success').length, revoked + 1);
     assert.equal(rev.client, 'gateway');
     assert.equal(rev.kind, 'RefreshToken');
 
@@ -419,8 +413,8 @@ test('back-channel logout from the provider ends the gateway session', async () 
   await b.page.goto(`${op.issuer}/session/end`);
   await b.page.waitForSelector('button[name=logout][value=yes]');
   await Promise.all([b.page.waitForNavigation(), b.page.click('button[name=logout][value=yes]')]);
-  await until('the back-channel logout', () => op.events('backchannel.success').length > n);
-  const ev = op.events('backchannel.success').at(-1);
+  const ev = await op.waitEvent('backchannel.success', () => true, { skip: n, timeout: 10000 });
+  assert.ok(ev, 'the back-channel logout');
   assert.equal(ev.client, 'gateway');
   assert.equal(ev.sid, s.sid);
   assert.equal(await alive(s.cookie), false, 'session refused');

@@ -13,6 +13,7 @@
 //   nginxTestConfig(snip)   nginx -t → {ok, stderr, conf}
 //   startEcho()             the echo upstream (in process): requests, last()
 //   startHangingServer()    accepts TCP connections, never answers
+//   holdRequests()          an HTTP handler holding requests until released
 //   startRedis(opts)        redis-server as a child: port, socket, cli(),
 //                           stop(), restart() (same port and dir)
 //   makeKeys(), makeTls(), sign(), decodeJwt(), publicJwks(), http()
@@ -574,6 +575,30 @@ export async function startHangingServer({ port: want = 0 } = {}) {
   };
   onStop(() => hang.stop());
   return hang;
+}
+
+// An HTTP handler that holds every request it gets until the test releases
+// it, so that a test asserts an order of events rather than durations:
+// handle(req, res) for a server (fakeidp's on(path, ...)); seen (requests so
+// far), held (waiting now), next() resolves once one is held, release(fn)
+// answers the held ones with fn(req, res); later ones are held again.
+export function holdRequests() {
+  const held = [];
+  const waiters = [];
+  let seen = 0;
+  const hold = {
+    get seen() { return seen; },
+    get held() { return held.length; },
+    handle(req, res) {
+      seen++;
+      held.push({ req, res });
+      for (const w of waiters.splice(0)) w();
+    },
+    next() { return held.length ? Promise.resolve() : new Promise((r) => waiters.push(r)); },
+    release(fn) { for (const { req, res } of held.splice(0)) fn(req, res); },
+  };
+  onStop(() => { for (const { res } of held.splice(0)) res.destroy(); });
+  return hold;
 }
 
 /* ------------------------------------------------------------------ */
