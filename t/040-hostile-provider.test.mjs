@@ -345,7 +345,6 @@ test('an answer far larger than max_response_size, without Content-Length, is cu
   const fake = await startFakeIdp();
   let written = 0;
   let closedAt = 0;
-  const t0 = Date.now();
   fake.raw('/.well-known/openid-configuration', (s) => {
     s.on('error', () => {});
     s.on('close', () => { closedAt = Date.now(); });
@@ -363,8 +362,8 @@ test('an answer far larger than max_response_size, without Content-Length, is cu
   const ng = await gateway(fake.issuer);       // max_response_size 256k (default)
   await logged(ng, /\[error\].*discovery document not fetched: response is larger than "max_response_size"/);
   assert.equal((await get(ng, fake.token())).status, 503);
+  // the gateway closed it: the provider had far more to send
   await until(() => closedAt, 'the provider connection closed');
-  assert.ok(closedAt - t0 < 5000, `closed after ${closedAt - t0} ms`);
   assert.ok(written < 64 * 1024 * 1024, `the provider could write ${written} bytes`);
 });
 
@@ -510,17 +509,18 @@ test('a chunked JWKS with extensions and trailers is read', async () => {
 /* slow providers                                                      */
 
 // answers `text` one byte every `ms`, until done or the peer closes; each
-// connection is recorded in conns: {opened, closed}
+// connection is recorded in conns: {closed, sent} (bytes of text written)
 function dripper(text, ms, conns) {
   return (s) => {
-    const c = { opened: Date.now(), closed: 0 };
+    const c = { closed: false, sent: 0, length: text.length };
     conns.push(c);
     s.on('error', () => {});
-    s.on('close', () => { c.closed = Date.now(); });
+    s.on('close', () => { c.closed = true; });
     let i = 0;
     const t = setInterval(() => {
       if (s.destroyed || i >= text.length) { clearInterval(t); return; }
       s.write(text[i++]);
+      c.sent = i;
     }, ms);
     mine.push(async () => clearInterval(t));
   };
@@ -530,15 +530,15 @@ test('a provider dripping its header a byte per 100 ms is cut at read_timeout', 
   const fake = await startFakeIdp();
   const conns = [];
   fake.raw('/.well-known/openid-configuration', dripper(answer(fake.discovery), 100, conns));
-  const t0 = Date.now();
   const ng = await gateway(fake.issuer, 'read_timeout 1500ms;');
   const r = await get(ng, fake.token());
   assert.equal(r.status, 503);
-  assert.ok(Date.now() - t0 < 6000, `answered after ${Date.now() - t0} ms`);
   await logged(ng, /\[error\].*discovery document not fetched: 127\.0\.0\.1:\d+ timed out \("read_timeout"\)/);
+  // cut by the gateway long before the last byte: each byte does not
+  // start read_timeout again (the whole answer would take minutes)
   await until(() => conns[0]?.closed, 'the dripping connection closed');
-  const held = conns[0].closed - conns[0].opened;
-  assert.ok(held >= 1300 && held < 3500, `the connection was held ${held} ms`);
+  assert.ok(conns[0].sent > 0 && conns[0].sent < conns[0].length / 2,
+    `closed after ${conns[0].sent} of ${conns[0].length} bytes`);
 });
 
 test('a provider dripping its body a byte per 100 ms is cut at read_timeout', async () => {
@@ -553,21 +553,21 @@ test('a provider dripping its body a byte per 100 ms is cut at read_timeout', as
   assert.equal((await get(ng, fake.token())).status, 503);
   await logged(ng, /\[error\].*JWKS not fetched: 127\.0\.0\.1:\d+ timed out \("read_timeout"\)/);
   await until(() => conns[0]?.closed, 'the dripping connection closed');
-  const held = conns[0].closed - conns[0].opened;
-  assert.ok(held >= 1300 && held < 3500, `the connection was held ${held} ms`);
+  assert.ok(conns[0].sent > 0 && conns[0].sent < conns[0].length / 2,
+    `closed after ${conns[0].sent} of ${conns[0].length} bytes`);
 });
 
 test('a dripping refresh delays no request: the known keys answer at once', async () => {
   const fake = await startFakeIdp();
-  const ng = await warm(fake, 'read_timeout 3s;');
+  const ng = await warm(fake, 'read_timeout 8s;');
   const conns = [];
   fake.raw('/.well-known/openid-configuration', dripper(answer(fake.discovery), 100, conns));
   await until(() => conns.length, 'a refresh started', 15000);
   const token = fake.token();
+  // answered while the refresh is still in flight (its connection open)
   for (let i = 0; i < 5; i++) {
-    const t = Date.now();
     assert.equal((await get(ng, token)).status, 200);
-    assert.ok(Date.now() - t < 500, `request ${i} took ${Date.now() - t} ms`);
+    assert.equal(conns[0].closed, false, `request ${i} waited for the refresh`);
   }
   await logged(ng, /discovery document not fetched: .*timed out \("read_timeout"\); the last good keys stay in use/);
   assert.equal((await get(ng, token)).status, 200);

@@ -43,6 +43,12 @@ export async function launchBrowser({ args = [], timeout = 15000, ignoreHTTPSErr
   const page = context.pages()[0] ?? await context.newPage();
   page.setDefaultTimeout(timeout);
   let closed = false;
+  // a browser that dies under a test says so on stderr (CI saw one once:
+  // "Target page, context or browser has been closed" with no other trace)
+  page.on('crash', () => console.error(`chromium: the page crashed (at ${page.url()})`));
+  context.on('close', () => {
+    if (!closed) console.error('chromium: the browser went away during the test');
+  });
   return {
     context,
     page,
